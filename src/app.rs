@@ -1,0 +1,184 @@
+//! Wiring: turns a parsed command line into running parts and an exit code.
+//!
+//! `run` starts, in this order: signal handlers (before any child exists, so no
+//! signal is lost), the subreaper bit and the reaper, the HTTP listener (a port clash
+//! is reported before any program starts), the supervisor; then it turns signals into
+//! supervisor commands until the supervisor has stopped everything.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, Command};
+use crate::config::{self, Config, ConfigDiff};
+use crate::http::{self, AppState};
+use crate::platform::{self, reaper::Reaper};
+use crate::supervisor::{self, Handle, Outcome};
+use crate::telemetry;
+
+/// Exit code for an invalid configuration.
+pub const EXIT_CONFIG: u8 = 2;
+/// How long in-flight HTTP requests may take once warden has stopped its programs.
+const HTTP_DRAIN: Duration = Duration::from_secs(2);
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => run(&args.config),
+        Command::Check(args) => check(&args.config),
+        Command::Init(args) => init(&args.path, args.force),
+    }
+}
+
+fn check(path: &Path) -> ExitCode {
+    match config::load(path) {
+        Ok(config) => {
+            println!("{}", config.summary());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn init(path: &Path, force: bool) -> ExitCode {
+    if path.exists() && !force {
+        eprintln!("{} already exists (use --force to overwrite it)", path.display());
+        return ExitCode::FAILURE;
+    }
+    match std::fs::write(path, config::example()) {
+        Ok(()) => {
+            println!(
+                "wrote {}; check it with `warden check -c {}`",
+                path.display(),
+                path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot write {}: {e}", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(path: &Path) -> ExitCode {
+    let config = match config::load(path) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    telemetry::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(Outcome::Graceful) => {
+            tracing::info!("warden stopped");
+            ExitCode::SUCCESS
+        }
+        Ok(Outcome::Forced) => {
+            tracing::warn!("warden stopped by force");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("warden: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<Outcome> {
+    let started_at = SystemTime::now();
+    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut sighup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    if let Err(e) = platform::become_subreaper() {
+        tracing::warn!(error = %e, "cannot become a child subreaper: escaped grandchildren will not be tracked");
+    }
+    let reaper = Reaper::start().context("installing the SIGCHLD handler")?;
+    for dir in [&config.supervisor.data_dir, &config.logs.dir] {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
+    }
+    let listen = config.server.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let source = config.source.clone();
+    let programs = config.programs.len();
+    let (handle, mut supervisor) = supervisor::start(config, reaper);
+
+    let stop_http = CancellationToken::new();
+    let app = http::router(AppState {
+        supervisor: handle.clone(),
+        started_at,
+    });
+    let http_stopped = stop_http.clone().cancelled_owned();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(http_stopped)
+        .await
+    });
+    tracing::info!(%listen, programs, config = %source.display(), pid1 = platform::is_pid1(), "warden started");
+
+    let mut signals = 0;
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut supervisor => break outcome.context("the supervision loop panicked")?,
+            _ = sigterm.recv() => { signals += 1; shutdown_signal(&handle, "SIGTERM", signals).await }
+            _ = sigint.recv() => { signals += 1; shutdown_signal(&handle, "SIGINT", signals).await }
+            _ = sighup.recv() => { let _ = reload(&handle, &source).await; }
+        }
+    };
+    stop_http.cancel();
+    let _ = tokio::time::timeout(HTTP_DRAIN, server).await;
+    Ok(outcome)
+}
+
+async fn shutdown_signal(handle: &Handle, name: &str, count: u32) {
+    if count == 1 {
+        tracing::info!(
+            signal = name,
+            "shutting down (send it again to kill every program at once)"
+        );
+        handle.shutdown(false).await;
+    } else {
+        tracing::warn!(signal = name, "second signal: killing every program now");
+        handle.shutdown(true).await;
+    }
+}
+
+/// Re-reads the configuration file and applies it; an invalid file is refused and the
+/// running configuration stays. Used by SIGHUP (and the API's reload).
+pub async fn reload(handle: &Handle, path: &Path) -> Result<ConfigDiff, String> {
+    tracing::info!(config = %path.display(), "reloading the configuration");
+    match config::load(path) {
+        Ok(new) => handle.reload(new).await.map_err(|e| e.to_string()),
+        Err(errors) => {
+            let text = errors.to_string();
+            handle.reload_refused(text.clone()).await;
+            Err(text)
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The validated configuration: what the rest of warden reads.
+//!
+//! Every value here has been checked (names, durations, signals, dependency graph) and
+//! every `${VAR}` has been substituted. Nothing in this file parses text: that is
+//! `raw.rs` and `validate.rs`. Types derive `PartialEq` so that a reload can diff old
+//! and new specs program by program (see `diff.rs`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+/// A whole, valid configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file this configuration was read from (for messages and reloads).
+    pub source: PathBuf,
+    pub server: ServerConfig,
+    pub supervisor: SupervisorConfig,
+    pub logs: LogConfig,
+    /// Programs in file order. Names are unique.
+    pub programs: Vec<Arc<ProgramSpec>>,
+}
+
+impl Config {
+    /// The program named `name`, if any.
+    pub fn program(&self, name: &str) -> Option<&Arc<ProgramSpec>> {
+        self.programs.iter().find(|p| p.name == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Where the HTTP server listens.
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupervisorConfig {
+    /// Directory for warden's own state (the store, later). Created on start.
+    pub data_dir: PathBuf,
+    /// How often the resident memory and CPU of every program's process tree is
+    /// sampled (feeds `/status` and `memory_limit`).
+    pub sample_interval: Duration,
+    /// Upper bound for a graceful shutdown; after it every remaining tree is killed.
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    /// Directory of the per-program log files `DIR/NAME.log`. Created on start.
+    pub dir: PathBuf,
+    /// Defaults for every program; a program may override them.
+    pub rotation: Rotation,
+    /// Lines kept in memory per program for the API's tail.
+    pub tail_lines: usize,
+    /// A line longer than this is cut into marked pieces (never dropped).
+    pub max_line: usize,
+}
+
+/// Size-based rotation of one log file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// Rotate once the current file reaches this many bytes.
+    pub max_size: u64,
+    /// Rotated files kept besides the current one (`NAME.log.1` .. `NAME.log.N`).
+    pub max_files: u32,
+}
+
+/// One supervised program, as configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgramSpec {
+    /// `[a-z0-9-]+`, unique.
+    pub name: String,
+    pub command: String,
+    pub args: Vec<String>,
+    /// Working directory; `None` means warden's own.
+    pub cwd: Option<PathBuf>,
+    /// Variables set for the program (values substituted, may be secrets).
+    pub env: BTreeMap<String, Secret>,
+    /// Variables copied from warden's own environment at spawn time, when set there.
+    pub env_passthrough: Vec<String>,
+    /// Run as this user / group (only meaningful when warden runs as root).
+    pub user: Option<String>,
+    pub group: Option<String>,
+    /// `false`: defined (visible in `/status` as `stopped`) but never started.
+    pub enabled: bool,
+    /// `false`: not started with warden; an operator starts it.
+    pub autostart: bool,
+    pub restart: RestartPolicy,
+    pub backoff: BackoffSpec,
+    /// Restarts allowed inside `restart_window` before the program is `failed`; 0 = no limit.
+    pub max_restarts: u32,
+    pub restart_window: Duration,
+    /// How long a new process must stay up before it counts as `running`.
+    pub start_period: Duration,
+    pub stop_signal: Signal,
+    pub stop_timeout: Duration,
+    pub depends_on: Vec<Dependency>,
+    /// Restart the program when its tree's RSS stays above this many bytes ...
+    pub memory_limit: Option<u64>,
+    /// ... for this long.
+    pub memory_limit_grace: Duration,
+    /// Log rotation of this program (the `[logs]` defaults unless overridden).
+    pub rotation: Rotation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartPolicy {
+    Always,
+    OnFailure,
+    Never,
+}
+
+impl RestartPolicy {
+    /// The word the config file uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "always",
+            Self::OnFailure => "on-failure",
+            Self::Never => "never",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BackoffSpec {
+    pub initial: Duration,
+    pub max: Duration,
+    pub multiplier: f64,
+    /// After the program stayed up this long, the next delay starts at `initial` again.
+    pub reset_after: Duration,
+    pub jitter: Jitter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jitter {
+    /// Exactly the exponential delay.
+    None,
+    /// Uniform in `[0, delay]` (AWS "full jitter").
+    Full,
+    /// Uniform in `[initial, previous * 3]`, capped (AWS "decorrelated jitter").
+    Decorrelated,
+}
+
+impl Jitter {
+    /// The word the config file uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Full => "full",
+            Self::Decorrelated => "decorrelated",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    pub name: String,
+    pub condition: DependencyCondition,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DependencyCondition {
+    /// The dependency has a process (state `starting` or `running`).
+    Started,
+    /// The dependency is `running` (survived its `start_period`).
+    Running,
+    /// The dependency is running and passing its probe (same as `Running` until probes exist).
+    Healthy,
+    /// The dependency is a one-shot program that exited with code 0.
+    CompletedSuccessfully,
+}
+
+impl DependencyCondition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::Running => "running",
+            Self::Healthy => "healthy",
+            Self::CompletedSuccessfully => "completed_successfully",
+        }
+    }
+}
+
+/// A value that must never be shown: `Debug` and `Display` print `***`. Only spawning
+/// reads it, through [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}

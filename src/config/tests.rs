@@ -1,0 +1,925 @@
+//! Tests of the whole module through its public API: `parse` with inline TOML and a
+//! fake environment, `diff`, `summary`, `example`. Error tests assert the exact
+//! `FILE:LINE:COL: message` text, because that text is what users read.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use super::*;
+
+const FILE: &str = "w.toml";
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn ok(text: &str) -> Config {
+    ok_with(text, &[])
+}
+
+fn ok_with(text: &str, vars: &[(&str, &str)]) -> Config {
+    let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    match parse(text, Path::new(FILE), &|name| vars.get(name).cloned()) {
+        Ok(config) => config,
+        Err(e) => panic!("expected a valid config, got:\n{e}"),
+    }
+}
+
+/// The errors as the user sees them, one string each.
+fn errors(text: &str) -> Vec<String> {
+    errors_with(text, &[])
+}
+
+fn errors_with(text: &str, vars: &[(&str, &str)]) -> Vec<String> {
+    let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    match parse(text, Path::new(FILE), &|name| vars.get(name).cloned()) {
+        Ok(_) => panic!("expected errors, the config is valid"),
+        Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+/// The single error of `text`, which must start with `prefix` (`"w.toml:L:C: ..."`).
+fn one_error(text: &str) -> String {
+    let errors = errors(text);
+    assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
+    errors.into_iter().next().unwrap()
+}
+
+const MINIMAL: &str = "[[program]]\nname = \"web\"\ncommand = \"python3\"\n";
+
+#[test]
+fn empty_file_is_all_defaults() {
+    let c = ok("");
+    assert_eq!(c.source, Path::new(FILE));
+    assert_eq!(c.server.listen, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
+    assert_eq!(c.supervisor.data_dir, Path::new("./data"));
+    assert_eq!(c.supervisor.sample_interval, Duration::from_secs(5));
+    assert_eq!(c.supervisor.shutdown_timeout, Duration::from_secs(30));
+    assert_eq!(c.logs.dir, Path::new("./logs"));
+    assert_eq!(
+        c.logs.rotation,
+        Rotation {
+            max_size: 10 << 20,
+            max_files: 5
+        }
+    );
+    assert_eq!(c.logs.tail_lines, 500);
+    assert_eq!(c.logs.max_line, 16 << 10);
+    assert!(c.programs.is_empty());
+}
+
+#[test]
+fn program_defaults() {
+    let c = ok(MINIMAL);
+    let p = &c.programs[0];
+    assert_eq!(p.name, "web");
+    assert_eq!(p.command, "python3");
+    assert!(p.args.is_empty());
+    assert_eq!(p.cwd, None);
+    assert!(p.env.is_empty());
+    assert!(p.env_passthrough.is_empty());
+    assert_eq!((p.user.as_deref(), p.group.as_deref()), (None, None));
+    assert!(p.enabled);
+    assert!(p.autostart);
+    assert_eq!(p.restart, RestartPolicy::Always);
+    assert_eq!(
+        p.backoff,
+        BackoffSpec {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(300),
+            multiplier: 2.0,
+            reset_after: Duration::from_secs(600),
+            jitter: Jitter::None,
+        }
+    );
+    assert_eq!(p.max_restarts, 10);
+    assert_eq!(p.restart_window, Duration::from_secs(600));
+    assert_eq!(p.start_period, Duration::from_secs(1));
+    assert_eq!(p.stop_signal, Signal::SIGTERM);
+    assert_eq!(p.stop_timeout, Duration::from_secs(10));
+    assert!(p.depends_on.is_empty());
+    assert_eq!(p.memory_limit, None);
+    assert_eq!(p.memory_limit_grace, Duration::from_secs(10));
+    assert_eq!(p.rotation, c.logs.rotation);
+}
+
+#[test]
+fn every_key() {
+    let c = ok_with(
+        r#"
+[server]
+listen = "0.0.0.0:9000"
+
+[supervisor]
+data_dir = "/var/lib/warden"
+sample_interval = "250ms"
+shutdown_timeout = "1m"
+
+[logs]
+dir = "logs"
+max_size = 4096
+max_files = 0
+tail_lines = 20
+max_line = "1KiB"
+
+[[program]]
+name = "db-migrate"
+command = "migrate"
+restart = "never"
+
+[[program]]
+name = "mail-watcher"
+command = "python3"
+args = ["-m", "watchers.mail"]
+cwd = "/srv/app"
+env = { LOG_LEVEL = "info", API_KEY = "${ANTHROPIC_API_KEY}", PORT = 8080 }
+env_passthrough = ["GMAIL_ADDRESS"]
+user = "nobody"
+group = "nogroup"
+enabled = "yes"
+autostart = false
+restart = "on-failure"
+backoff = { initial = "0s", max = "0s", multiplier = 1, reset_after = "1h", jitter = "decorrelated" }
+max_restarts = 0
+restart_window = "1h"
+start_period = "3s"
+stop_signal = "int"
+stop_timeout = "2s"
+depends_on = ["db-migrate", { name = "api", condition = "healthy" }, { name = "api2" }]
+memory_limit = "512MiB"
+memory_limit_grace = "1m"
+logs = { max_size = "50MiB", max_files = 3 }
+
+[[program]]
+name = "api"
+command = "api"
+depends_on = [{ name = "db-migrate", condition = "completed_successfully" }]
+
+[[program]]
+name = "api2"
+command = "api"
+enabled = false
+stop_signal = "SIGKILL"
+logs = { max_files = 1 }
+depends_on = [{ name = "api", condition = "started" }]
+"#,
+        &[("ANTHROPIC_API_KEY", "sk-secret")],
+    );
+    assert_eq!(c.server.listen, "0.0.0.0:9000".parse::<SocketAddr>().unwrap());
+    assert_eq!(c.supervisor.data_dir, Path::new("/var/lib/warden"));
+    assert_eq!(c.supervisor.sample_interval, Duration::from_millis(250));
+    assert_eq!(c.supervisor.shutdown_timeout, Duration::from_secs(60));
+    assert_eq!(c.logs.dir, Path::new("logs"), "relative paths stay as written");
+    assert_eq!(
+        c.logs.rotation,
+        Rotation {
+            max_size: 4096,
+            max_files: 0
+        }
+    );
+    assert_eq!((c.logs.tail_lines, c.logs.max_line), (20, 1024));
+
+    let names: Vec<&str> = c.programs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["db-migrate", "mail-watcher", "api", "api2"]);
+    assert_eq!(c.programs[0].restart, RestartPolicy::Never);
+
+    let p = c.program("mail-watcher").unwrap();
+    assert_eq!(p.args, ["-m", "watchers.mail"]);
+    assert_eq!(p.cwd.as_deref(), Some(Path::new("/srv/app")));
+    assert_eq!(p.env["LOG_LEVEL"].expose(), "info");
+    assert_eq!(p.env["API_KEY"].expose(), "sk-secret");
+    assert_eq!(p.env["PORT"].expose(), "8080");
+    assert_eq!(p.env_passthrough, ["GMAIL_ADDRESS"]);
+    assert_eq!(
+        (p.user.as_deref(), p.group.as_deref()),
+        (Some("nobody"), Some("nogroup"))
+    );
+    assert!(p.enabled);
+    assert!(!p.autostart);
+    assert_eq!(p.restart, RestartPolicy::OnFailure);
+    assert_eq!(
+        p.backoff,
+        BackoffSpec {
+            initial: Duration::ZERO,
+            max: Duration::ZERO,
+            multiplier: 1.0,
+            reset_after: Duration::from_secs(3600),
+            jitter: Jitter::Decorrelated,
+        }
+    );
+    assert_eq!(p.max_restarts, 0);
+    assert_eq!(p.restart_window, Duration::from_secs(3600));
+    assert_eq!(p.start_period, Duration::from_secs(3));
+    assert_eq!(p.stop_signal, Signal::SIGINT);
+    assert_eq!(p.stop_timeout, Duration::from_secs(2));
+    assert_eq!(
+        p.depends_on,
+        [
+            Dependency {
+                name: "db-migrate".into(),
+                condition: DependencyCondition::Running
+            },
+            Dependency {
+                name: "api".into(),
+                condition: DependencyCondition::Healthy
+            },
+            Dependency {
+                name: "api2".into(),
+                condition: DependencyCondition::Running
+            },
+        ]
+    );
+    assert_eq!(p.memory_limit, Some(512 << 20));
+    assert_eq!(p.memory_limit_grace, Duration::from_secs(60));
+    assert_eq!(
+        p.rotation,
+        Rotation {
+            max_size: 50 << 20,
+            max_files: 3
+        }
+    );
+
+    let api = c.program("api").unwrap();
+    assert_eq!(api.depends_on[0].condition, DependencyCondition::CompletedSuccessfully);
+    let api2 = c.program("api2").unwrap();
+    assert!(!api2.enabled);
+    assert_eq!(api2.stop_signal, Signal::SIGKILL);
+    assert_eq!(
+        api2.rotation,
+        Rotation {
+            max_size: 4096,
+            max_files: 1
+        },
+        "a partial override keeps the [logs] rest"
+    );
+    assert_eq!(api2.depends_on[0].condition, DependencyCondition::Started);
+}
+
+#[test]
+fn signal_spellings() {
+    for (written, signal) in [
+        ("SIGTERM", Signal::SIGTERM),
+        ("TERM", Signal::SIGTERM),
+        ("sigterm", Signal::SIGTERM),
+        ("hup", Signal::SIGHUP),
+        ("SIGUSR1", Signal::SIGUSR1),
+        ("SIGSTOP", Signal::SIGSTOP),
+    ] {
+        let c = ok(&format!("{MINIMAL}stop_signal = {written:?}\n"));
+        assert_eq!(c.programs[0].stop_signal, signal, "{written}");
+    }
+}
+
+#[test]
+fn enabled_spellings() {
+    for (written, enabled) in [
+        ("true", true),
+        ("false", false),
+        ("\"1\"", true),
+        ("\"0\"", false),
+        ("\"YES\"", true),
+        ("\"no\"", false),
+        ("\"on\"", true),
+        ("\" off \"", false),
+    ] {
+        let c = ok(&format!("{MINIMAL}enabled = {written}\n"));
+        assert_eq!(c.programs[0].enabled, enabled, "{written}");
+    }
+    let flag = format!("{MINIMAL}enabled = \"${{FEATURE_X:-false}}\"\n");
+    assert!(!ok(&flag).programs[0].enabled);
+    assert!(ok_with(&flag, &[("FEATURE_X", "true")]).programs[0].enabled);
+    assert_eq!(
+        errors_with(&flag, &[("FEATURE_X", "maybe")]),
+        ["w.toml:4:11: invalid value \"maybe\" for enabled: use true/false, 1/0, yes/no or on/off"]
+    );
+}
+
+#[test]
+fn sizes_as_integers_and_strings() {
+    let c = ok(&format!(
+        "{MINIMAL}memory_limit = 1000000\nlogs = {{ max_size = \"10 MB\" }}\n"
+    ));
+    assert_eq!(c.programs[0].memory_limit, Some(1_000_000));
+    assert_eq!(c.programs[0].rotation.max_size, 10_000_000);
+}
+
+// --- interpolation ---
+
+#[test]
+fn interpolation() {
+    let c = ok_with(
+        r#"
+[[program]]
+name = "a"
+command = "${BIN_DIR}/run"
+args = ["--home=${HOME}", "--level=${LEVEL:-info}", "--price=$$5", "$HOME", "${EMPTY:-fallback}", "cost $5"]
+cwd = "${APP_DIR:-/srv/app}"
+env = { TOKEN = "${TOKEN}", LITERAL = "$${TOKEN}" }
+user = "${RUN_AS:-nobody}"
+group = "${RUN_GROUP}"
+"#,
+        &[
+            ("BIN_DIR", "/opt/bin"),
+            ("HOME", "/home/me"),
+            ("TOKEN", "t0k"),
+            ("EMPTY", ""),
+            ("RUN_GROUP", "staff"),
+        ],
+    );
+    let p = &c.programs[0];
+    assert_eq!(p.command, "/opt/bin/run");
+    assert_eq!(
+        p.args,
+        [
+            "--home=/home/me",
+            "--level=info",
+            "--price=$5",
+            "$HOME",
+            "fallback",
+            "cost $5"
+        ]
+    );
+    assert_eq!(p.cwd.as_deref(), Some(Path::new("/srv/app")));
+    assert_eq!(p.env["TOKEN"].expose(), "t0k");
+    assert_eq!(p.env["LITERAL"].expose(), "${TOKEN}");
+    assert_eq!(p.user.as_deref(), Some("nobody"));
+    assert_eq!(p.group.as_deref(), Some("staff"));
+}
+
+#[test]
+fn unset_variable() {
+    assert_eq!(
+        errors("[[program]]\nname = \"a\"\ncommand = \"x\"\nenv = { API_KEY = \"${ANTHROPIC_API_KEY}\" }\n"),
+        ["w.toml:4:19: environment variable ANTHROPIC_API_KEY is not set (write ${ANTHROPIC_API_KEY:-default} to give a default)"]
+    );
+    assert_eq!(
+        errors("[[program]]\nname = \"a\"\ncommand = \"${BIN}\"\nargs = [\"x\", \"${A}${B}\"]\n"),
+        [
+            "w.toml:3:11: environment variable BIN is not set (write ${BIN:-default} to give a default)",
+            "w.toml:4:14: environment variable A is not set (write ${A:-default} to give a default)",
+            "w.toml:4:14: environment variable B is not set (write ${B:-default} to give a default)",
+        ]
+    );
+}
+
+#[test]
+fn unterminated_substitution() {
+    assert_eq!(
+        one_error("[[program]]\nname = \"a\"\ncommand = \"${HOME\"\n"),
+        "w.toml:3:11: unterminated `${` (close it with `}`, or write `$$` for a literal `$`)"
+    );
+}
+
+// --- secrets ---
+
+#[test]
+fn secrets_never_in_errors_or_debug() {
+    const SECRET: &str = "sk-ant-very-secret";
+    // A secret written in the file with a broken substitution, and a secret from the environment.
+    let text = format!(
+        "[[program]]\nname = \"a\"\ncommand = \"x\"\nenv = {{ BROKEN = \"{SECRET}${{\", MISSING = \"{SECRET}${{NOPE}}\", OK = \"${{KEY}}\" }}\n"
+    );
+    let errors = errors_with(&text, &[("KEY", SECRET)]);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    for e in &errors {
+        assert!(!e.contains(SECRET), "secret in {e}");
+    }
+
+    // `env` written as a string instead of a table: serde would quote the string.
+    let e = one_error(&format!(
+        "[[program]]\nname = \"a\"\ncommand = \"x\"\nenv = \"API_KEY={SECRET}\"\n"
+    ));
+    assert!(!e.contains(SECRET), "secret in {e}");
+    assert!(
+        e.starts_with("w.toml:4:7: invalid type: string, expected a table like { NAME = \"value\" }"),
+        "{e}"
+    );
+
+    let c = ok_with(
+        "[[program]]\nname = \"a\"\ncommand = \"x\"\nenv = { K = \"${KEY}\" }\n",
+        &[("KEY", SECRET)],
+    );
+    assert_eq!(c.programs[0].env["K"].expose(), SECRET);
+    let debug = format!("{c:?} {c:#?}");
+    assert!(!debug.contains(SECRET), "secret in Debug");
+    assert!(!c.summary().contains(SECRET), "secret in summary");
+}
+
+// --- one error of each kind, at its exact place ---
+
+#[test]
+fn syntax_error_is_the_one_error() {
+    assert_eq!(
+        one_error("[server]\nlisten = \"127.0.0.1:8080\nfoo = 1\n"),
+        "w.toml:2:25: invalid basic string, expected `\"`"
+    );
+    assert_eq!(
+        one_error("[[program]]\nname = \"a\"\nname = \"b\"\n"),
+        "w.toml:3:1: duplicate key"
+    );
+}
+
+#[test]
+fn type_error_is_the_one_error() {
+    assert_eq!(
+        one_error("[[program]]\nname = \"a\"\ncommand = \"x\"\nargs = \"--verbose\"\n"),
+        "w.toml:4:8: invalid type: string \"--verbose\", expected an array (in `program.args`)"
+    );
+    assert_eq!(
+        one_error("[[program]]\nname = \"a\"\ncommand = \"x\"\nbackoff = \"1s\"\n"),
+        "w.toml:4:11: invalid type: string \"1s\", expected a table like { initial = \"1s\", max = \"5m\" } (in `program.backoff`)"
+    );
+    assert_eq!(
+        one_error("[program]\nname = \"a\"\n"),
+        "w.toml:1:1: invalid type: table, expected an array (in `program`)"
+    );
+}
+
+#[test]
+fn wrong_scalar_types_are_ordinary_errors() {
+    assert_eq!(
+        errors("[logs]\nmax_files = \"ten\"\ntail_lines = -1\n[[program]]\nname = 5\ncommand = \"x\"\nautostart = \"yes\"\n"),
+        [
+            "w.toml:2:13: logs.max_files must be a whole number from 0 to 4294967295, not \"ten\"",
+            "w.toml:3:14: logs.tail_lines must be a whole number from 0 to 18446744073709551615, not -1",
+            "w.toml:5:8: name must be a string, not an integer",
+            "w.toml:7:13: autostart must be true or false, not \"yes\"",
+        ]
+    );
+}
+
+#[test]
+fn unknown_keys_everywhere() {
+    let text = r#"
+[sever]
+listen = "x"
+
+[logs]
+max_sise = "1MiB"
+
+[[program]]
+name = "web"
+command = "x"
+restat = "always"
+backoff = { initial = "1s", multiplyer = 2.0 }
+depends_on = [{ name = "db", conditon = "healthy" }]
+logs = { max_files = 1, rotate = true }
+
+[[program]]
+command = "y"
+name = "db"
+zzzzzzzz = 1
+
+[program.backoff]
+jiter = "full"
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "w.toml:2:2: unknown key `sever` at the top level: did you mean `server`? (known keys: server, supervisor, logs, program)",
+            "w.toml:6:1: unknown key `max_sise` in [logs]: did you mean `max_size`? (known keys: dir, max_size, max_files, tail_lines, max_line)",
+            "w.toml:11:1: unknown key `restat` in [[program]] \"web\": did you mean `restart`? (known keys: name, command, args, cwd, env, env_passthrough, user, group, enabled, autostart, restart, backoff, max_restarts, restart_window, start_period, stop_signal, stop_timeout, depends_on, memory_limit, memory_limit_grace, logs)",
+            "w.toml:12:29: unknown key `multiplyer` in backoff of [[program]] \"web\": did you mean `multiplier`? (known keys: initial, max, multiplier, reset_after, jitter)",
+            "w.toml:13:30: unknown key `conditon` in depends_on of [[program]] \"web\": did you mean `condition`? (known keys: name, condition)",
+            "w.toml:14:25: unknown key `rotate` in logs of [[program]] \"web\" (known keys: max_size, max_files)",
+            "w.toml:19:1: unknown key `zzzzzzzz` in [[program]] \"db\" (known keys: name, command, args, cwd, env, env_passthrough, user, group, enabled, autostart, restart, backoff, max_restarts, restart_window, start_period, stop_signal, stop_timeout, depends_on, memory_limit, memory_limit_grace, logs)",
+            "w.toml:22:1: unknown key `jiter` in backoff of [[program]] \"db\": did you mean `jitter`? (known keys: initial, max, multiplier, reset_after, jitter)",
+        ]
+    );
+}
+
+#[test]
+fn unknown_key_in_a_program_without_name() {
+    let e = errors("[[program]]\ncommand = \"x\"\nnmae = \"a\"\n");
+    assert_eq!(e[0], "w.toml:1:1: [[program]] is missing the required key `name`",);
+    assert!(
+        e[1].starts_with("w.toml:3:1: unknown key `nmae` in [[program]] #1: did you mean `name`?"),
+        "{}",
+        e[1]
+    );
+}
+
+#[test]
+fn bad_duration() {
+    assert_eq!(
+        one_error(&format!("{MINIMAL}stop_timeout = \"10 parsecs\"\n")),
+        "w.toml:4:16: invalid duration \"10 parsecs\" for stop_timeout: unknown time unit \"parsecs\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and few variations); write a number with a unit, like \"10s\", \"250ms\", \"5m\" or \"1h\""
+    );
+    assert_eq!(
+        one_error(&format!("{MINIMAL}backoff = {{ initial = 5 }}\n")),
+        "w.toml:4:23: invalid duration 5 for backoff.initial: write a string with a unit, like \"10s\", \"250ms\" or \"5m\""
+    );
+    assert_eq!(
+        one_error("[supervisor]\nsample_interval = \"50ms\"\n"),
+        "w.toml:2:19: supervisor.sample_interval must be at least 100ms, not 50ms"
+    );
+}
+
+#[test]
+fn bad_size() {
+    assert_eq!(
+        one_error("[logs]\nmax_size = \"10M\"\n"),
+        "w.toml:2:12: invalid size \"10M\" for logs.max_size: unknown unit \"m\"; write bytes, or a number with B, KB, MB, GB, TB (1000-based) or KiB, MiB, GiB, TiB (1024-based), like \"10MiB\""
+    );
+    assert_eq!(
+        one_error("[logs]\nmax_size = \"1KiB\"\n"),
+        "w.toml:2:12: logs.max_size must be at least 4KiB, not 1KiB"
+    );
+    assert_eq!(
+        one_error("[logs]\nmax_line = 100\n"),
+        "w.toml:2:12: logs.max_line must be at least 256, not 100"
+    );
+    assert_eq!(
+        one_error(&format!("{MINIMAL}memory_limit = 0\n")),
+        "w.toml:4:16: memory_limit must be more than 0 (leave it out for no limit)"
+    );
+    assert_eq!(
+        one_error(&format!("{MINIMAL}memory_limit = -5\n")),
+        "w.toml:4:16: invalid size -5 for memory_limit: must not be negative"
+    );
+}
+
+#[test]
+fn duplicate_name() {
+    assert_eq!(
+        one_error("[[program]]\nname = \"web\"\ncommand = \"a\"\n\n[[program]]\nname = \"web\"\ncommand = \"b\"\n"),
+        "w.toml:6:8: duplicate program name \"web\" (first defined at line 2)"
+    );
+}
+
+#[test]
+fn invalid_names() {
+    let long = "a".repeat(64);
+    for name in ["Web", "web_1", "", "web app", long.as_str()] {
+        let e = one_error(&format!("[[program]]\nname = {name:?}\ncommand = \"a\"\n"));
+        assert_eq!(
+            e,
+            format!("w.toml:2:8: invalid program name {name:?}: use 1 to 63 characters of a-z, 0-9 and -")
+        );
+    }
+    ok(&format!(
+        "[[program]]\nname = \"{}\"\ncommand = \"a\"\n",
+        "a".repeat(63)
+    ));
+}
+
+#[test]
+fn missing_required_keys() {
+    assert_eq!(
+        errors("[server]\n\n[[program]]\nargs = []\n"),
+        [
+            "w.toml:3:1: [[program]] is missing the required key `name`",
+            "w.toml:3:1: [[program]] is missing the required key `command`",
+        ]
+    );
+}
+
+#[test]
+fn empty_command() {
+    assert_eq!(
+        one_error("[[program]]\nname = \"a\"\ncommand = \"\"\n"),
+        "w.toml:3:11: command is empty"
+    );
+    assert_eq!(
+        one_error("[[program]]\nname = \"a\"\ncommand = \"${CMD:-}\"\n"),
+        "w.toml:3:11: command is empty"
+    );
+}
+
+#[test]
+fn bad_signal() {
+    assert_eq!(
+        one_error(&format!("{MINIMAL}stop_signal = \"SIGFOO\"\n")),
+        "w.toml:4:15: invalid stop_signal \"SIGFOO\": not a signal name (use one like SIGTERM, SIGINT, SIGQUIT, SIGHUP or SIGUSR1)"
+    );
+    assert_eq!(
+        one_error(&format!("{MINIMAL}stop_signal = 15\n")),
+        "w.toml:4:15: stop_signal must be a string, not an integer"
+    );
+}
+
+#[test]
+fn bad_choices() {
+    assert_eq!(
+        one_error(&format!("{MINIMAL}restart = \"alway\"\n")),
+        "w.toml:4:11: invalid value \"alway\" for restart: use always, on-failure or never"
+    );
+    assert_eq!(
+        one_error(&format!("{MINIMAL}backoff = {{ jitter = \"some\" }}\n")),
+        "w.toml:4:22: invalid value \"some\" for backoff.jitter: use none, full or decorrelated"
+    );
+    assert_eq!(
+        one_error(&format!("{MINIMAL}depends_on = [{{ name = \"web2\", condition = \"ready\" }}]\n[[program]]\nname = \"web2\"\ncommand = \"x\"\n")),
+        "w.toml:4:44: invalid value \"ready\" for depends_on condition: use started, running, healthy or completed_successfully"
+    );
+}
+
+#[test]
+fn bad_backoff_numbers() {
+    assert_eq!(
+        one_error(&format!("{MINIMAL}backoff = {{ multiplier = 0.5 }}\n")),
+        "w.toml:4:26: backoff.multiplier must be at least 1.0, not 0.5"
+    );
+    assert_eq!(
+        one_error(&format!("{MINIMAL}backoff = {{ initial = \"10s\", max = \"5s\" }}\n")),
+        "w.toml:4:36: backoff.max (5s) must not be less than backoff.initial (10s)"
+    );
+    // Only initial written, above the default max.
+    assert_eq!(
+        one_error(&format!("{MINIMAL}backoff = {{ initial = \"10m\" }}\n")),
+        "w.toml:4:23: backoff.max (5m) must not be less than backoff.initial (10m)"
+    );
+}
+
+#[test]
+fn bad_env_names() {
+    assert_eq!(
+        errors(&format!("{MINIMAL}env = {{ \"BAD-NAME\" = \"x\" }}\nenv_passthrough = [\"OK\", \"1BAD\"]\n")),
+        [
+            "w.toml:4:9: invalid variable name \"BAD-NAME\" in env: use letters, digits and _, not starting with a digit",
+            "w.toml:5:26: invalid variable name \"1BAD\" in env_passthrough: use letters, digits and _, not starting with a digit",
+        ]
+    );
+    assert_eq!(
+        one_error(&format!(
+            "{MINIMAL}env = {{ KEY = \"x\" }}\nenv_passthrough = [\"KEY\"]\n"
+        )),
+        "w.toml:5:20: KEY is set in env and also listed in env_passthrough: keep one"
+    );
+}
+
+#[test]
+fn bad_listen() {
+    assert_eq!(
+        one_error("[server]\nlisten = \"localhost\"\n"),
+        "w.toml:2:10: invalid server.listen address \"localhost\": write IP:PORT, like \"127.0.0.1:8080\" or \"0.0.0.0:8080\""
+    );
+}
+
+// --- the program graph ---
+
+#[test]
+fn unknown_dependency() {
+    assert_eq!(
+        errors("[[program]]\nname = \"web\"\ncommand = \"x\"\ndepends_on = [\"db-migrat\", { name = \"cache\" }]\n\n[[program]]\nname = \"db-migrate\"\ncommand = \"y\"\n"),
+        [
+            "w.toml:4:15: depends_on: no program named \"db-migrat\" (did you mean \"db-migrate\"?)",
+            "w.toml:4:37: depends_on: no program named \"cache\"",
+        ]
+    );
+}
+
+#[test]
+fn self_dependency() {
+    assert_eq!(
+        one_error(&format!("{MINIMAL}depends_on = [\"web\"]\n")),
+        "w.toml:4:15: program \"web\" depends on itself"
+    );
+}
+
+#[test]
+fn dependency_listed_twice() {
+    assert_eq!(
+        one_error("[[program]]\nname = \"a\"\ncommand = \"x\"\ndepends_on = [\"b\", { name = \"b\" }]\n[[program]]\nname = \"b\"\ncommand = \"x\"\n"),
+        "w.toml:4:29: depends_on lists \"b\" twice"
+    );
+}
+
+fn programs(deps: &[(&str, &[&str])]) -> String {
+    deps.iter()
+        .map(|(name, deps)| format!("[[program]]\nname = \"{name}\"\ncommand = \"x\"\ndepends_on = {deps:?}\n\n"))
+        .collect()
+}
+
+#[test]
+fn dependency_cycle_reported_once() {
+    // Lines: a = 1..4, b = 6..9, c = 11..14, d = 16..19.
+    let text = programs(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"]), ("d", &["a"])]);
+    assert_eq!(errors(&text), ["w.toml:4:15: dependency cycle: a -> b -> c -> a"]);
+}
+
+#[test]
+fn two_cycles_and_shortest_path() {
+    // a <-> b is one cycle; c -> d -> e -> c another; a also reaches c.
+    let text = programs(&[
+        ("a", &["c", "b"]),
+        ("b", &["a"]),
+        ("c", &["d"]),
+        ("d", &["e"]),
+        ("e", &["c"]),
+    ]);
+    assert_eq!(
+        errors(&text),
+        [
+            "w.toml:4:20: dependency cycle: a -> b -> a",
+            "w.toml:14:15: dependency cycle: c -> d -> e -> c"
+        ]
+    );
+    // A diamond is not a cycle.
+    ok(&programs(&[
+        ("a", &["b", "c"]),
+        ("b", &["d"]),
+        ("c", &["d"]),
+        ("d", &[]),
+    ]));
+}
+
+#[test]
+fn many_errors_at_once_in_file_order() {
+    let text = r#"[[program]]
+name = "a"
+command = "x"
+depends_on = ["b"]
+
+[[program]]
+name = "b"
+command = "y"
+restat = "always"
+stop_timeout = "10 parsecs"
+depends_on = ["a"]
+"#;
+    let errors = errors(text);
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert_eq!(errors[0], "w.toml:4:15: dependency cycle: a -> b -> a");
+    assert!(errors[1].starts_with("w.toml:9:1: unknown key `restat` in [[program]] \"b\": did you mean `restart`?"));
+    assert!(errors[2].starts_with("w.toml:10:16: invalid duration \"10 parsecs\" for stop_timeout: "));
+}
+
+#[test]
+fn restart_window_zero_needs_no_limit() {
+    assert_eq!(
+        one_error(&format!("{MINIMAL}restart_window = \"0s\"\n")),
+        "w.toml:4:18: restart_window must be longer than 0s when max_restarts is set (max_restarts = 0 means no limit)"
+    );
+    ok(&format!("{MINIMAL}restart_window = \"0s\"\nmax_restarts = 0\n"));
+}
+
+#[test]
+fn columns_count_characters() {
+    // "é" is two bytes; the column is in characters.
+    assert_eq!(
+        one_error("[[program]]\nname = \"a\"\ncommand = \"é\"\nargs = [\"é\", 1]\n"),
+        "w.toml:4:14: args[1] must be a string, not an integer"
+    );
+}
+
+// --- load ---
+
+#[test]
+fn load_missing_file() {
+    let e = load(Path::new("/nonexistent/warden.toml")).unwrap_err();
+    assert_eq!(e.0.len(), 1);
+    assert_eq!(e.0[0].line, 0);
+    assert_eq!(
+        e.to_string(),
+        "/nonexistent/warden.toml: cannot read config: No such file or directory (os error 2)"
+    );
+}
+
+#[test]
+fn load_reads_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.toml");
+    std::fs::write(&path, MINIMAL).unwrap();
+    let c = load(&path).unwrap();
+    assert_eq!(c.source, path);
+    assert_eq!(c.programs[0].name, "web");
+}
+
+#[test]
+fn errors_display() {
+    let e = parse(
+        "[logs]\nmax_size = \"x\"\nmax_files = -1\n",
+        Path::new("dir/w.toml"),
+        &no_env,
+    )
+    .unwrap_err();
+    let shown = e.to_string();
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].starts_with("dir/w.toml:2:12: invalid size \"x\" for logs.max_size"));
+    assert!(lines[1].starts_with("dir/w.toml:3:13: logs.max_files must be"));
+}
+
+// --- diff ---
+
+#[test]
+fn diff_by_name() {
+    let old = ok(&programs(&[
+        ("keep", &[]),
+        ("change", &[]),
+        ("gone", &[]),
+        ("rotate", &[]),
+    ]));
+    let new_text = programs(&[("new", &[]), ("rotate", &[]), ("change", &[]), ("keep", &[])])
+        .replace(
+            "name = \"change\"\ncommand = \"x\"",
+            "name = \"change\"\ncommand = \"x2\"",
+        )
+        .replace(
+            "name = \"rotate\"\ncommand = \"x\"",
+            "name = \"rotate\"\ncommand = \"x\"\nlogs = { max_files = 1 }",
+        );
+    let new = ok(&new_text);
+    assert_eq!(
+        diff(&old, &new),
+        ConfigDiff {
+            added: vec!["new".into()],
+            changed: vec!["change".into()],
+            removed: vec!["gone".into()],
+            unchanged: vec!["rotate".into(), "keep".into()],
+        }
+    );
+    // A global [logs] change reaches every program's rotation, and restarts none.
+    let relogged = ok(&format!("[logs]\nmax_size = \"1MiB\"\n{}", programs(&[("keep", &[])])));
+    let d = diff(&ok(&programs(&[("keep", &[])])), &relogged);
+    assert_eq!(d.unchanged, ["keep"]);
+    assert!(d.changed.is_empty());
+}
+
+#[test]
+fn diff_sees_env_and_dependency_changes() {
+    let old = ok_with(
+        "[[program]]\nname = \"a\"\ncommand = \"x\"\nenv = { K = \"${V}\" }\n",
+        &[("V", "1")],
+    );
+    let same = ok_with(
+        "[[program]]\nname = \"a\"\ncommand = \"x\"\nenv = { K = \"${V}\" }\n",
+        &[("V", "1")],
+    );
+    let other = ok_with(
+        "[[program]]\nname = \"a\"\ncommand = \"x\"\nenv = { K = \"${V}\" }\n",
+        &[("V", "2")],
+    );
+    assert_eq!(diff(&old, &same).unchanged, ["a"]);
+    assert_eq!(diff(&old, &other).changed, ["a"]);
+    assert_eq!(diff(&old, &ok("")).removed, ["a"]);
+}
+
+// --- summary and example ---
+
+#[test]
+fn summary_lines() {
+    let c = ok(r#"
+[[program]]
+name = "db"
+command = "postgres"
+restart = "on-failure"
+
+[[program]]
+name = "mail-watcher"
+command = "python3"
+args = ["-m", "watchers.mail", "two words"]
+env = { SECRET = "hidden-value" }
+autostart = false
+depends_on = ["db", { name = "api", condition = "healthy" }]
+
+[[program]]
+name = "api"
+command = "api"
+enabled = false
+restart = "never"
+"#);
+    assert_eq!(
+        c.summary(),
+        "w.toml: ok, 3 programs (2 enabled)\n\
+         \x20 NAME          STATE     COMMAND                               RESTART     DEPENDS ON\n\
+         \x20 db            auto      postgres                              on-failure  -\n\
+         \x20 mail-watcher  manual    python3 -m watchers.mail 'two words'  always      db (running), api (healthy)\n\
+         \x20 api           disabled  api                                   never       -"
+    );
+    assert_eq!(ok("").summary(), "w.toml: ok, 0 programs (0 enabled)");
+    assert!(ok(MINIMAL)
+        .summary()
+        .starts_with("w.toml: ok, 1 program (1 enabled)\n  NAME"));
+}
+
+#[test]
+fn example_config_is_valid() {
+    let c = parse(example(), Path::new("config/warden.toml"), &no_env).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = c.programs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["watcher", "flaky", "worker", "reports"]);
+    assert!(
+        !c.program("reports").unwrap().enabled,
+        "reports is off unless FEATURE_REPORTS is set"
+    );
+    let on = parse(example(), Path::new("config/warden.toml"), &|n| {
+        (n == "FEATURE_REPORTS").then(|| "true".into())
+    })
+    .unwrap();
+    assert!(on.program("reports").unwrap().enabled);
+    // Every script it runs exists (paths are relative to the repository root).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for p in &c.programs {
+        assert!(
+            root.join(&p.args[0]).is_file(),
+            "{} runs a missing script {}",
+            p.name,
+            p.args[0]
+        );
+    }
+}

@@ -1,0 +1,25 @@
+//! warden: one binary that keeps a personal "AI employee" running 24/7.
+//!
+//! Layout (imports point down only; see `ARCHITECTURE.md`):
+//!
+//! | layer | modules |
+//! | --- | --- |
+//! | 0 vocabulary, no I/O | [`config`], [`events`], [`api`] |
+//! | 1 pure cores | [`supervisor::machine`], [`supervisor::backoff`], [`supervisor::order`] |
+//! | 2 runtime adapters | [`supervisor`] (the loop), [`platform`] (spawn, reap, kill, /proc), [`logs`], [`telemetry`] |
+//! | 3 surfaces | [`http`], [`cli`] |
+//! | 4 wiring | [`app`], `main.rs` |
+//!
+//! Start reading at [`app::run`]: it loads the config, starts the reaper, the
+//! supervisor loop and the HTTP server, and waits for signals.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod events;
+pub mod http;
+pub mod logs;
+pub mod platform;
+pub mod supervisor;
+pub mod telemetry;

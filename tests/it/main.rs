@@ -1,0 +1,10 @@
+//! Integration tests: the real `warden` binary, run in a temp directory with generated
+//! TOML and small shell or Python programs, observed the way a user would (its HTTP
+//! surface, its exit code, its log files, the processes it leaves or does not leave).
+
+mod support;
+
+mod cli;
+mod logs;
+mod supervision;
+mod tidy;
