@@ -27,6 +27,9 @@ pub struct Status {
 pub struct WardenInfo {
     pub pid: u32,
     pub started_at: String,
+    /// The cgroup v2 directory holding one cgroup per program; `null` when trees are
+    /// tracked by process group and adopted orphans only.
+    pub cgroup: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,13 +78,14 @@ pub fn rfc3339(t: SystemTime) -> String {
 }
 
 impl Status {
-    pub fn new(snapshot: &Snapshot, started_at: SystemTime, now: SystemTime) -> Self {
+    pub fn new(snapshot: &Snapshot, started_at: SystemTime, now: SystemTime, cgroup: Option<String>) -> Self {
         Status {
             version: env!("CARGO_PKG_VERSION").to_string(),
             uptime_seconds: since(started_at, now).as_secs(),
             warden: WardenInfo {
                 pid: std::process::id(),
                 started_at: rfc3339(started_at),
+                cgroup,
             },
             programs: snapshot.programs.iter().map(|p| ProgramStatus::new(p, now)).collect(),
             system: Default::default(),

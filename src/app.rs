@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{Cli, Command};
 use crate::config::{self, Config, ConfigDiff};
 use crate::http::{self, AppState};
-use crate::platform::{self, reaper::Reaper};
+use crate::platform::{self, cgroup::Cgroups, reaper::Reaper};
 use crate::supervisor::{self, Handle, Outcome};
 use crate::telemetry;
 
@@ -124,12 +124,19 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let source = config.source.clone();
     let programs = config.programs.len();
-    let (handle, mut supervisor) = supervisor::start(config, reaper);
+    let cgroups = if config.supervisor.cgroups {
+        Cgroups::detect()
+    } else {
+        None
+    };
+    let (handle, mut supervisor) = supervisor::start(config, reaper, cgroups.clone());
 
     let stop_http = CancellationToken::new();
+    let cgroup = cgroups.as_ref().map(|c| c.dir().display().to_string());
     let app = http::router(AppState {
         supervisor: handle.clone(),
         started_at,
+        cgroup,
     });
     let http_stopped = stop_http.clone().cancelled_owned();
     let server = tokio::spawn(async move {
@@ -153,6 +160,9 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
     };
     stop_http.cancel();
     let _ = tokio::time::timeout(HTTP_DRAIN, server).await;
+    if let Some(cgroups) = cgroups {
+        cgroups.cleanup();
+    }
     Ok(outcome)
 }
 

@@ -24,6 +24,8 @@ const LIVE_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct AppState {
     pub supervisor: Handle,
     pub started_at: SystemTime,
+    /// Where program cgroups live, if warden uses them (shown in `/status`).
+    pub cgroup: Option<String>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -50,11 +52,21 @@ async fn status(State(state): State<AppState>) -> Json<Status> {
         &state.supervisor.snapshot(),
         state.started_at,
         SystemTime::now(),
+        state.cgroup.clone(),
     ))
 }
 
 async fn programs(State(state): State<AppState>) -> Json<Vec<ProgramStatus>> {
-    Json(Status::new(&state.supervisor.snapshot(), state.started_at, SystemTime::now()).programs)
+    let now = SystemTime::now();
+    Json(
+        state
+            .supervisor
+            .snapshot()
+            .programs
+            .iter()
+            .map(|p| ProgramStatus::new(p, now))
+            .collect(),
+    )
 }
 
 async fn program(State(state): State<AppState>, Path(name): Path<String>) -> Response {

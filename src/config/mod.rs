@@ -1,8 +1,12 @@
 //! Configuration: a TOML file in two stages, raw → validated.
 //!
 //! `raw` is the serde shape of the file (spans kept on the fields that semantic errors
-//! point at); `validate` turns it into a [`Config`] and reports *every* problem at once,
-//! each as `FILE:LINE:COL: message`. `diff` compares two configs for a reload.
+//! point at); `validate` turns it into a [`Config`] (the types of `model`, which the
+//! rest of warden reads) and reports *every* problem at once, each as
+//! `FILE:LINE:COL: message`. On the way, `interp` substitutes `${VAR}` and `units`
+//! reads durations and sizes. `diff` compares two configs for a reload; `summary` is
+//! what `warden check` prints. The user-facing reference is `docs/configuration.md`.
+//!
 //! This module does no I/O beyond reading the file and the environment, and knows
 //! nothing of processes, HTTP or logs.
 

@@ -48,6 +48,8 @@ pub struct SupervisorConfig {
     pub sample_interval: Duration,
     /// Upper bound for a graceful shutdown; after it every remaining tree is killed.
     pub shutdown_timeout: Duration,
+    /// Put each program in a cgroup v2 of its own when warden has a writable one.
+    pub cgroups: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

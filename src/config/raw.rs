@@ -21,7 +21,7 @@ use toml::de::DeTable;
 use toml::Spanned;
 
 /// The whole file.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(expecting = "a TOML document")]
 pub struct RawConfig {
     pub server: Option<RawServer>,
@@ -45,6 +45,7 @@ pub struct RawSupervisor {
     pub data_dir: Option<Spanned<Scalar>>,
     pub sample_interval: Option<Spanned<Scalar>>,
     pub shutdown_timeout: Option<Spanned<Scalar>>,
+    pub cgroups: Option<Spanned<Scalar>>,
 }
 
 #[derive(Deserialize)]

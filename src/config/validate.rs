@@ -255,10 +255,12 @@ impl Validator<'_> {
             "supervisor.shutdown_timeout",
             DEFAULT_SHUTDOWN_TIMEOUT,
         );
+        let cgroups = self.boolean(s.and_then(|s| s.cgroups.as_ref()), "supervisor.cgroups", true);
         SupervisorConfig {
             data_dir,
             sample_interval,
             shutdown_timeout,
+            cgroups,
         }
     }
 

@@ -12,7 +12,7 @@ use tokio::io::AsyncReadExt as _;
 use tokio::net::unix::pipe::Receiver;
 
 use super::frame::{Framer, Prefix};
-use super::{LogLine, LogSink, Stream};
+use super::{LogSink, Stream};
 
 /// Read buffer of a quiet program. Buffers grow while reads fill them and shrink back
 /// when reads come in small, so 500 mostly idle programs cost little memory while a
@@ -43,7 +43,6 @@ pub async fn capture(mut pipe: Receiver, stream: Stream, sink: Arc<LogSink>) -> 
         sink: &sink,
         framer: Framer::new(sink.max_line()),
         out: Vec::new(),
-        lines: Vec::new(),
         unflushed: 0,
     };
     let mut buf = vec![0u8; MIN_READ];
@@ -87,7 +86,6 @@ struct Capture<'a> {
     framer: Framer,
     /// Records not yet handed to the sink; reused between reads.
     out: Vec<u8>,
-    lines: Vec<LogLine>,
     /// Bytes fed to the framer and not yet counted by the sink (the line in progress
     /// included).
     unflushed: u64,
@@ -111,15 +109,13 @@ impl Capture<'_> {
         if self.out.is_empty() && raw == 0 {
             return;
         }
-        self.sink.tail_of(&self.out, prefix, &mut self.lines);
-        self.sink.append(&self.out, raw, &mut self.lines);
+        self.sink.append(&self.out, raw, prefix);
         self.unflushed -= raw;
         self.out.clear();
     }
 
     fn shrink(&mut self, read_buf: usize) {
         self.out.shrink_to(read_buf * 2);
-        self.lines.shrink_to(16);
         self.framer.shrink();
     }
 }

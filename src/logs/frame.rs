@@ -9,7 +9,7 @@
 use std::io::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{LogLine, Stream};
+use super::Stream;
 
 /// Length of a timestamp such as `2026-11-23T09:04:49.123456Z` (fixed for the years
 /// 1970..=9999, which [`Prefix::new`] clamps to).
@@ -55,6 +55,19 @@ impl Prefix {
             first_len: tag_end + 1,
             next,
         }
+    }
+
+    pub(crate) fn at(&self) -> SystemTime {
+        self.at
+    }
+
+    pub(crate) fn stream(&self) -> Stream {
+        self.stream
+    }
+
+    /// Length of `TIMESTAMP TAG ` (a piece's prefix is one longer).
+    pub(crate) fn plain_len(&self) -> usize {
+        self.first_len
     }
 
     fn get(&self, continued: bool) -> &[u8] {
@@ -190,43 +203,34 @@ fn record(out: &mut Vec<u8>, prefix: &[u8], text: &[u8]) {
     out.push(b'\n');
 }
 
-/// Collects the last records of `out` (all framed with `prefix`) as tail lines, oldest
-/// first: at most `max_lines` of them and no more than fit in `max_bytes` as counted by
-/// `cost` (but always the last one). Records further back would be evicted from the tail
-/// by these anyway, so they are never converted to `String`: at 1 GB/s that matters.
-pub(crate) fn tail_of(
-    out: &[u8],
-    prefix: &Prefix,
-    max_lines: usize,
-    max_bytes: usize,
-    cost: impl Fn(usize) -> usize,
-    lines: &mut Vec<LogLine>,
-) {
-    let first = lines.len();
-    let plain = prefix.first_len;
-    let mut end = out.len();
-    let mut bytes = 0;
-    while end > 0 && lines.len() - first < max_lines {
-        // `end - 1` is the newline of the record.
-        let start = find_last_newline(&out[..end - 1]).map_or(0, |i| i + 1);
-        let record = &out[start..end - 1];
-        let text = match record.get(plain - 1) {
-            Some(b'+') => record.get(plain + 1..),
-            _ => record.get(plain..),
-        }
-        .unwrap_or_default();
-        bytes += cost(text.len());
-        if bytes > max_bytes && lines.len() > first {
+/// Where the records worth keeping in the tail start in `records` (a buffer of whole
+/// records), and how many they are: the last ones, at most `max_lines` of them and
+/// at most `max_bytes` bytes (but always the last one). Records further back would be
+/// evicted from the tail by these at once, so they are not even copied.
+pub(crate) fn tail_region(records: &[u8], max_lines: usize, max_bytes: usize) -> (usize, usize) {
+    let mut start = records.len();
+    let mut count = 0;
+    while start > 0 && count < max_lines {
+        // `start - 1` is the newline ending the previous record.
+        let prev = find_last_newline(&records[..start - 1]).map_or(0, |i| i + 1);
+        if count > 0 && records.len() - prev > max_bytes {
             break;
         }
-        lines.push(LogLine {
-            at: prefix.at,
-            stream: prefix.stream,
-            text: String::from_utf8_lossy(text).into_owned(),
-        });
-        end = start;
+        start = prev;
+        count += 1;
     }
-    lines[first..].reverse();
+    (start, count)
+}
+
+/// The text of one record (without its newline) framed with a prefix of `prefix_len`
+/// bytes (see [`Prefix::plain_len`]).
+pub(crate) fn record_text(record: &[u8], prefix_len: usize) -> &[u8] {
+    // The byte before the text is the space after the tag, or `+` in a piece's tag.
+    match record.get(prefix_len - 1) {
+        Some(b'+') => record.get(prefix_len + 1..),
+        _ => record.get(prefix_len..),
+    }
+    .unwrap_or_default()
 }
 
 /// The first `\n` in `s`. libc's memchr is vectorised; a byte loop here would cap the
@@ -325,18 +329,24 @@ mod tests {
     }
 
     #[test]
-    fn tail_takes_the_last_records() {
+    fn tail_region_takes_the_last_records() {
         let p = prefix();
         let mut out = Vec::new();
         let mut f = Framer::new(4);
         f.push(b"a\nbb\nabcdefg\n\xff\xfez\n", &p, &mut out);
-        let mut lines = Vec::new();
-        tail_of(&out, &p, 3, usize::MAX, |n| n, &mut lines);
-        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
-        assert_eq!(texts, ["abcd", "efg", "\u{fffd}\u{fffd}z"]);
-        lines.clear();
-        tail_of(&out, &p, 10, 4, |n| n, &mut lines);
-        assert_eq!(lines.len(), 1, "byte bound keeps at least the last line");
+        let (start, count) = tail_region(&out, 3, usize::MAX);
+        assert_eq!(count, 3);
+        let texts: Vec<&[u8]> = out[start..]
+            .split(|&b| b == b'\n')
+            .filter(|r| !r.is_empty())
+            .map(|r| record_text(r, p.plain_len()))
+            .collect();
+        assert_eq!(texts, [&b"abcd"[..], b"efg", b"\xff\xfez"]);
+        assert_eq!(tail_region(&out, 100, usize::MAX), (0, 5));
+        let last = out.len() - (p.plain_len() + 4);
+        assert_eq!(tail_region(&out, 100, 1), (last, 1), "always the last one");
+        assert_eq!(tail_region(&out, 0, 100), (out.len(), 0));
+        assert_eq!(tail_region(b"", 10, 100), (0, 0));
     }
 
     #[test]

@@ -45,8 +45,9 @@
 //! [`TAIL_MAX_BYTES`]). A program writing faster than the disk is slowed down by its
 //! full pipe, never buffered.
 //!
-//! Only the last `tail_lines` records of each chunk are converted to `String` for the
-//! tail; the earlier ones would be evicted by them at once.
+//! The tail keeps the last records of each chunk as raw bytes (one copy per chunk, of
+//! at most `tail_lines` records: earlier ones would be evicted by them at once) and
+//! converts them to [`LogLine`]s only when read.
 //!
 //! Write errors (a full disk) never stop a capture: the pipe keeps being drained so the
 //! program does not block, the lost bytes are counted ([`LogSink::bytes_lost`]), one
@@ -55,6 +56,7 @@
 mod capture;
 mod frame;
 mod sink;
+mod tail;
 
 #[cfg(test)]
 mod tests;
@@ -66,8 +68,9 @@ use serde::{Serialize, Serializer};
 pub use capture::capture;
 pub use sink::LogSink;
 
-/// Upper bound of one program's tail in memory (text plus per-line overhead), whatever
-/// `tail_lines` says: 500 chatty programs then cost at most 125 MiB of tails.
+/// Upper bound of one program's tail in memory (the lines as framed for the file, plus
+/// bookkeeping), whatever `tail_lines` says: 500 chatty programs then cost at most
+/// 125 MiB of tails. A single line longer than this is still kept.
 pub const TAIL_MAX_BYTES: usize = 256 * 1024;
 
 /// Where a line came from.

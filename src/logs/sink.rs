@@ -5,7 +5,6 @@
 //! to find record boundaries, so that a record is never split across two files. It
 //! knows nothing of pipes or of the tasks that feed it.
 
-use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::os::unix::fs::FileExt as _;
@@ -14,8 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use super::frame::{find_last_newline, find_newline, tail_of, Framer, Prefix};
-use super::{LogLine, Stream, TAIL_MAX_BYTES};
+use super::frame::{find_last_newline, find_newline, Framer, Prefix};
+use super::tail::{Segment, Tail};
+use super::{LogLine, Stream};
 use crate::config::Rotation;
 
 /// One program's log: `DIR/NAME.log` and the last lines in memory. Shared (as
@@ -78,11 +78,7 @@ impl LogSink {
             max_line,
             tail_lines,
             file: Mutex::new(file),
-            tail: Mutex::new(Tail {
-                lines: VecDeque::new(),
-                bytes: 0,
-                max_lines: tail_lines,
-            }),
+            tail: Mutex::new(Tail::new(tail_lines)),
             written: AtomicU64::new(0),
             lost: AtomicU64::new(0),
         }))
@@ -99,9 +95,7 @@ impl LogSink {
 
     /// The last `n` lines (oldest first), at most tail_lines.
     pub fn tail(&self, n: usize) -> Vec<LogLine> {
-        let tail = lock(&self.tail);
-        let n = n.min(tail.lines.len());
-        tail.lines.range(tail.lines.len() - n..).cloned().collect()
+        lock(&self.tail).last(n)
     }
 
     /// A line written by warden itself about the program ("started pid 42", "exited with
@@ -112,10 +106,8 @@ impl LogSink {
         let mut out = Vec::new();
         framer.push(text.as_bytes(), &prefix, &mut out);
         framer.finish(&prefix, &mut out);
-        let mut lines = Vec::new();
-        self.tail_of(&out, &prefix, &mut lines);
         // Not program output: counts neither as written nor as lost.
-        self.append(&out, 0, &mut lines);
+        self.append(&out, 0, &prefix);
     }
 
     /// Bytes of program output written to the file so far (for tests/metrics): the
@@ -134,15 +126,13 @@ impl LogSink {
         self.max_line
     }
 
-    /// The tail lines worth converting from a buffer of records.
-    pub(crate) fn tail_of(&self, records: &[u8], prefix: &Prefix, lines: &mut Vec<LogLine>) {
-        tail_of(records, prefix, self.tail_lines, TAIL_MAX_BYTES, Tail::cost, lines);
-    }
-
-    /// Writes whole records (`raw` bytes of program output) and adds `lines` to the tail.
-    /// Never fails: a failed write is counted, reported once per episode, and the next
-    /// call tries again, so the program is never blocked on its pipe by a full disk.
-    pub(crate) fn append(&self, records: &[u8], raw: u64, lines: &mut Vec<LogLine>) {
+    /// Writes whole records (framed with `prefix`, `raw` bytes of program output) and
+    /// adds them to the tail. Never fails: a failed write is counted, reported once per
+    /// episode, and the next call tries again, so the program is never blocked on its
+    /// pipe by a full disk.
+    pub(crate) fn append(&self, records: &[u8], raw: u64, prefix: &Prefix) {
+        // The copy for the tail is made before taking any lock.
+        let segment = Segment::of(records, prefix, self.tail_lines);
         let mut file = lock(&self.file);
         match file.write(records) {
             Ok(()) => {
@@ -174,9 +164,8 @@ impl LogSink {
         }
         // Still under the file lock, so the tail lists lines in file order. Lines whose
         // write failed are kept: the tail may be the only place they can be seen.
-        let mut tail = lock(&self.tail);
-        for line in lines.drain(..) {
-            tail.push(line);
+        if let Some(segment) = segment {
+            lock(&self.tail).push(segment);
         }
     }
 }
@@ -330,36 +319,5 @@ impl LogFile {
         let mut name = self.path.clone().into_os_string();
         name.push(format!(".{k}"));
         name.into()
-    }
-}
-
-/// The last lines, bounded by count and by bytes, so that 500 chatty programs with a
-/// generous `tail_lines` still cannot take much memory.
-struct Tail {
-    lines: VecDeque<LogLine>,
-    /// Sum of [`Tail::cost`] over `lines`.
-    bytes: usize,
-    max_lines: usize,
-}
-
-impl Tail {
-    /// The text plus the struct, so that many empty lines also count.
-    fn cost(text_len: usize) -> usize {
-        text_len + std::mem::size_of::<LogLine>()
-    }
-
-    /// The newest line is always kept, even alone above the byte bound (it is at most
-    /// `max_line` bytes).
-    fn push(&mut self, line: LogLine) {
-        if self.max_lines == 0 {
-            return;
-        }
-        self.bytes += Self::cost(line.text.len());
-        self.lines.push_back(line);
-        while self.lines.len() > 1 && (self.lines.len() > self.max_lines || self.bytes > TAIL_MAX_BYTES) {
-            if let Some(old) = self.lines.pop_front() {
-                self.bytes -= Self::cost(old.text.len());
-            }
-        }
     }
 }

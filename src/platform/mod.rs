@@ -6,8 +6,9 @@
 //! decides, this module does.
 //!
 //! Next: [`reaper`] (read first: it fixes how every child of warden is waited for),
-//! [`spawn`], [`tree`].
+//! [`spawn`], [`tree`], [`cgroup`].
 
+pub mod cgroup;
 pub mod reaper;
 pub mod spawn;
 pub mod tree;

@@ -16,6 +16,7 @@ use std::process::{Command, Stdio};
 use nix::unistd::{Gid, Group, Uid, User};
 use tokio::net::unix::pipe;
 
+use super::cgroup::ProgramCgroup;
 use super::reaper::{OnExit, Reaper};
 use crate::config::ProgramSpec;
 
@@ -40,7 +41,12 @@ pub struct Spawned {
 ///
 /// Errors are what the operator needs to read: "No such file or directory", "user
 /// `nobody` requires warden to run as root", ...
-pub fn spawn(reaper: &Reaper, spec: &ProgramSpec, on_exit: OnExit) -> io::Result<Spawned> {
+pub fn spawn(
+    reaper: &Reaper,
+    spec: &ProgramSpec,
+    cgroup: Option<&ProgramCgroup>,
+    on_exit: OnExit,
+) -> io::Result<Spawned> {
     let mut cmd = Command::new(&spec.command);
     cmd.args(&spec.args)
         .env_clear()
@@ -51,13 +57,33 @@ pub fn spawn(reaper: &Reaper, spec: &ProgramSpec, on_exit: OnExit) -> io::Result
     if let Some(cwd) = &spec.cwd {
         cmd.current_dir(cwd);
     }
-    if let Some(identity) = identity(spec)? {
-        cmd.uid(identity.uid.as_raw()).gid(identity.gid.as_raw());
-        cmd.env("HOME", &identity.home).env("USER", &identity.name);
+    let identity = identity(spec)?;
+    if let Some(id) = &identity {
+        cmd.env("HOME", &id.home).env("USER", &id.name);
     }
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    let ids = identity.as_ref().map(|id| (id.uid, id.gid));
+    let cgroup = cgroup.cloned();
+    // SAFETY: between fork and exec the closure only makes async-signal-safe system
+    // calls (setsid, open/write/close, setgroups/setgid/setuid) and allocates nothing:
+    // the cgroup path was prepared before the fork.
     unsafe {
-        cmd.pre_exec(|| nix::unistd::setsid().map(drop).map_err(io::Error::from));
+        cmd.pre_exec(move || {
+            nix::unistd::setsid().map_err(io::Error::from)?;
+            // Join the cgroup while still privileged (std would drop privileges before
+            // pre_exec runs, hence the manual setuid below). Failing to join only costs
+            // precision: the tree is still found by process group and marker.
+            if let Some(cg) = &cgroup {
+                let _ = cg.join_from_child();
+            }
+            if let Some((uid, gid)) = ids {
+                if libc::setgroups(0, std::ptr::null()) != 0 && Uid::effective().is_root() {
+                    return Err(io::Error::last_os_error());
+                }
+                nix::unistd::setgid(gid).map_err(io::Error::from)?;
+                nix::unistd::setuid(uid).map_err(io::Error::from)?;
+            }
+            Ok(())
+        });
     }
     let mut child = reaper.spawn(&mut cmd, on_exit)?;
     let pid = child.id();

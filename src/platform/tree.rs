@@ -80,10 +80,11 @@ fn marker_of(pid: i32) -> Option<String> {
         .map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
-/// Every living process of `program`'s tree: the descendants of `main` (when given) and
-/// of the program's adopted orphans.
-pub fn tree(main: Option<i32>, program: &str, spawned: &dyn Fn(i32) -> bool) -> Vec<i32> {
+/// Every living process of `program`'s tree: the descendants of `main` (when given), of
+/// the program's adopted orphans, and of `extra` (the members of its cgroup, if any).
+pub fn tree(main: Option<i32>, program: &str, spawned: &dyn Fn(i32) -> bool, extra: &[i32]) -> Vec<i32> {
     let mut roots: Vec<i32> = main.into_iter().collect();
+    roots.extend_from_slice(extra);
     roots.extend(orphans(spawned).remove(program).unwrap_or_default());
     let mut seen = HashSet::new();
     let mut out = Vec::new();
@@ -100,7 +101,13 @@ pub fn tree(main: Option<i32>, program: &str, spawned: &dyn Fn(i32) -> bool) -> 
 /// Sends `sig` to the program's whole tree: once to the process group of `main` (its
 /// session leader), and individually to every member of the tree outside that group.
 /// Returns how many processes outside the group were signalled.
-pub fn signal_tree(main: Option<i32>, program: &str, sig: Signal, spawned: &dyn Fn(i32) -> bool) -> usize {
+pub fn signal_tree(
+    main: Option<i32>,
+    program: &str,
+    sig: Signal,
+    spawned: &dyn Fn(i32) -> bool,
+    extra: &[i32],
+) -> usize {
     if let Some(main) = main {
         match kill(Pid::from_raw(-main), sig) {
             Ok(()) | Err(Errno::ESRCH) => {}
@@ -108,7 +115,7 @@ pub fn signal_tree(main: Option<i32>, program: &str, sig: Signal, spawned: &dyn 
         }
     }
     let mut others = 0;
-    for pid in tree(main, program, spawned) {
+    for pid in tree(main, program, spawned, extra) {
         let in_group = main.is_some_and(|m| getpgid(Some(Pid::from_raw(pid))).map(|g| g.as_raw()) == Ok(m));
         if !in_group && kill(Pid::from_raw(pid), sig).is_ok() {
             others += 1;

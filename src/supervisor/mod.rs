@@ -28,6 +28,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{self, Config, ConfigDiff, ProgramSpec};
 use crate::events::{Event, EventKind, ExitReason, ExitStatus, ProgramSnapshot, Snapshot};
 use crate::logs::{self, LogSink, Stream};
+use crate::platform::cgroup::{Cgroups, ProgramCgroup};
 use crate::platform::reaper::Reaper;
 use crate::platform::{spawn, tree};
 use machine::{Action, Input, Phase, Program, StopIntent, Timer};
@@ -158,8 +159,9 @@ impl Handle {
 }
 
 /// Starts the loop and the sampler for `config`. The loop ends after a shutdown, once
-/// every program is down and its logs are drained.
-pub fn start(config: Config, reaper: Reaper) -> (Handle, JoinHandle<Outcome>) {
+/// every program is down and its logs are drained. With `cgroups`, each program runs in
+/// a cgroup of its own.
+pub fn start(config: Config, reaper: Reaper, cgroups: Option<Cgroups>) -> (Handle, JoinHandle<Outcome>) {
     let (commands_tx, commands_rx) = mpsc::channel(256);
     // Unbounded: the reaper's callbacks run under its lock and must never wait. One
     // message per exit, so the queue is bounded by the number of processes in practice.
@@ -175,6 +177,7 @@ pub fn start(config: Config, reaper: Reaper) -> (Handle, JoinHandle<Outcome>) {
         config.supervisor.sample_interval,
         snapshot_rx,
         reaper.clone(),
+        cgroups.clone(),
         internal_tx.clone(),
     ));
     let mut sup = Supervisor {
@@ -183,6 +186,7 @@ pub fn start(config: Config, reaper: Reaper) -> (Handle, JoinHandle<Outcome>) {
         log_config: config.logs.clone(),
         config,
         reaper,
+        cgroups,
         internal_tx,
         timers: BTreeMap::new(),
         timer_seq: 0,
@@ -203,6 +207,8 @@ pub fn start(config: Config, reaper: Reaper) -> (Handle, JoinHandle<Outcome>) {
 struct Entry {
     program: Program,
     sink: Option<Arc<LogSink>>,
+    /// The program's cgroup, created at its first spawn when cgroups are in use.
+    cgroup: Option<ProgramCgroup>,
     memory_bytes: Option<u64>,
     cpu_percent: Option<f64>,
     /// The previous CPU sample of the same process: (pid, ticks, when).
@@ -225,6 +231,7 @@ struct Supervisor {
     /// Program names in file order (snapshot order).
     order: Vec<String>,
     reaper: Reaper,
+    cgroups: Option<Cgroups>,
     internal_tx: mpsc::UnboundedSender<Internal>,
     /// Pending timers ordered by due time; the sequence number breaks ties.
     timers: BTreeMap<(Instant, u64), (String, u64, Timer)>,
@@ -484,25 +491,37 @@ impl Supervisor {
             let set = reaper.registered();
             move |pid: i32| set.contains(&pid)
         };
+        let main = entry.program.pid.map(|p| p as i32);
+        let members = entry.cgroup.as_ref().map(ProgramCgroup::pids).unwrap_or_default();
         match action {
             // Nothing new starts once the shutdown has begun (a program that crashes
             // while waiting for its dependents to stop stays down).
             Action::Spawn if self.shutdown.is_some() => Some(Input::Abort(ExitReason::Shutdown)),
             Action::Spawn => Some(self.spawn(name)),
             Action::Signal(sig) => {
-                let pid = entry.program.pid.map(|p| p as i32);
-                tree::signal_tree(pid, name, sig, &registered(&self.reaper));
+                tree::signal_tree(main, name, sig, &registered(&self.reaper), &members);
                 None
             }
             Action::Kill => {
-                let pid = entry.program.pid.map(|p| p as i32);
-                tree::signal_tree(pid, name, Signal::SIGKILL, &registered(&self.reaper));
+                if let Some(cg) = &entry.cgroup {
+                    cg.kill_all();
+                }
+                tree::signal_tree(main, name, Signal::SIGKILL, &registered(&self.reaper), &members);
                 None
             }
             Action::Cleanup { pid } => {
                 // The main process is gone; anything of its tree still alive would
                 // outlive the program (and hold its ports across the restart).
-                let left = tree::signal_tree(Some(pid as i32), name, Signal::SIGKILL, &registered(&self.reaper));
+                if let Some(cg) = &entry.cgroup {
+                    cg.kill_all();
+                }
+                let left = tree::signal_tree(
+                    Some(pid as i32),
+                    name,
+                    Signal::SIGKILL,
+                    &registered(&self.reaper),
+                    &members,
+                );
                 if left > 0 {
                     tracing::info!(
                         program = name,
@@ -553,6 +572,14 @@ impl Supervisor {
                 }
             }
         }
+        if entry.cgroup.is_none() {
+            if let Some(cgroups) = &self.cgroups {
+                match cgroups.program(name) {
+                    Ok(cg) => entry.cgroup = Some(cg),
+                    Err(e) => tracing::warn!(program = name, error = %e, "cannot create the program's cgroup"),
+                }
+            }
+        }
         let tx = self.internal_tx.clone();
         let owner = name.to_string();
         let on_exit = Box::new(move |pid, status| {
@@ -562,7 +589,7 @@ impl Supervisor {
                 status,
             });
         });
-        match spawn::spawn(&self.reaper, &entry.program.spec, on_exit) {
+        match spawn::spawn(&self.reaper, &entry.program.spec, entry.cgroup.as_ref(), on_exit) {
             Ok(child) => {
                 let sink = entry.sink.clone().expect("sink opened above");
                 self.captures.spawn(capture(child.stdout, Stream::Stdout, sink.clone()));
@@ -597,6 +624,7 @@ impl Supervisor {
         let entry = Entry {
             program: Program::new(spec),
             sink: None,
+            cgroup: None,
             memory_bytes: None,
             cpu_percent: None,
             cpu_prev: None,
@@ -670,6 +698,9 @@ impl Supervisor {
         for name in gone {
             self.removing.remove(&name);
             self.programs.remove(&name);
+            if let Some(cgroups) = &self.cgroups {
+                cgroups.remove(&name);
+            }
             self.order.retain(|n| *n != name);
             self.dirty = true;
         }
@@ -895,6 +926,7 @@ async fn sampler(
     interval: Duration,
     snapshot: watch::Receiver<Arc<Snapshot>>,
     reaper: Reaper,
+    cgroups: Option<Cgroups>,
     tx: mpsc::UnboundedSender<Internal>,
 ) {
     let mut ticker = tokio::time::interval(interval);
@@ -911,16 +943,21 @@ async fn sampler(
             continue;
         }
         let reaper = reaper.clone();
+        let cgroups = cgroups.clone();
         let measured = tokio::task::spawn_blocking(move || {
             let registered = reaper.registered();
             let mut orphans = tree::orphans(&|pid| registered.contains(&pid));
             running
                 .into_iter()
                 .map(|(name, pid)| {
-                    let mut pids = tree::descendants(pid as i32);
-                    for orphan in orphans.remove(&name).unwrap_or_default() {
-                        pids.extend(tree::descendants(orphan));
+                    let mut roots = vec![pid as i32];
+                    roots.extend(orphans.remove(&name).unwrap_or_default());
+                    if let Some(cg) = &cgroups {
+                        roots.extend(cg.pids_of(&name));
                     }
+                    let mut pids: Vec<i32> = roots.into_iter().flat_map(tree::descendants).collect();
+                    pids.sort_unstable();
+                    pids.dedup();
                     let usage = tree::usage(&pids);
                     (name, pid, usage)
                 })

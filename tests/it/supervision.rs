@@ -116,13 +116,17 @@ echo $$ >> pids
 wait
 "#;
 
-#[test]
-fn stop_leaves_no_descendant_alive_even_setsid_and_double_forked_ones() {
-    let w = Warden::prepare();
+/// Starts TREE_SCRIPT as program `tree`, stops it through the API, and checks that all
+/// four processes (child, setsid'ed child, double-forked escapee, main) are gone.
+fn stop_kills_the_whole_tree(cgroups: bool) {
+    let mut w = Warden::prepare();
     let script = w.script("tree.sh", TREE_SCRIPT);
-    let mut w = w;
+    w.supervisor = format!("cgroups = {cgroups}");
     w.write_config(&format!("[[program]]\nname = \"tree\"\ncommand = \"{script}\"\n"));
     w.launch();
+    if !cgroups {
+        assert!(w.status()["warden"]["cgroup"].is_null(), "cgroups = false is honoured");
+    }
     let pids = wait_for("4 pids of the tree", DEADLINE, || {
         let p = read_pids(&w.path("pids"));
         (p.len() == 4).then_some(p)
@@ -130,18 +134,50 @@ fn stop_leaves_no_descendant_alive_even_setsid_and_double_forked_ones() {
     assert!(pids.iter().all(|p| pid_alive(*p)));
     // The double-forked escapee was adopted by warden (it is a child subreaper).
     let escapee = pids[2];
-    let ppid = wait_for("the escapee to be re-parented", DEADLINE, || {
+    wait_for("the escapee to be re-parented to warden", DEADLINE, || {
         let stat = std::fs::read_to_string(format!("/proc/{escapee}/stat")).ok()?;
         let ppid: i32 = stat.rsplit(')').next()?.split_whitespace().nth(1)?.parse().ok()?;
-        (ppid == w.pid()).then_some(ppid)
+        (ppid == w.pid()).then_some(())
     });
-    assert_eq!(ppid, w.pid());
 
     let (code, body) = w.post("/api/v1/programs/tree/stop");
     assert_eq!(code, 202, "{body}");
     let p = w.wait_state("tree", "stopped");
     assert_eq!(p["last_exit"]["reason"], "operator");
     wait_for("every process of the tree to be gone", DEADLINE, || {
+        pids.iter().all(|p| !pid_exists(*p)).then_some(())
+    });
+}
+
+#[test]
+fn stop_leaves_no_descendant_alive_even_setsid_and_double_forked_ones() {
+    stop_kills_the_whole_tree(true);
+}
+
+#[test]
+fn without_cgroups_escapees_are_found_through_the_subreaper_and_the_marker() {
+    stop_kills_the_whole_tree(false);
+}
+
+#[test]
+fn with_a_cgroup_even_an_escapee_that_clears_its_environment_is_stopped() {
+    let mut w = Warden::prepare();
+    let script = w.script(
+        "sneaky.sh",
+        "#!/bin/sh\n(setsid env -i sh -c 'echo $$ >> pids; exec sleep 1003' &)\necho $$ >> pids\nexec sleep 1000\n",
+    );
+    w.write_config(&format!("[[program]]\nname = \"sneaky\"\ncommand = \"{script}\"\n"));
+    w.launch();
+    if !require("a writable cgroup v2", w.status()["warden"]["cgroup"].is_string()) {
+        return;
+    }
+    let pids = wait_for("2 pids", DEADLINE, || {
+        let p = read_pids(&w.path("pids"));
+        (p.len() == 2).then_some(p)
+    });
+    assert_eq!(w.post("/api/v1/programs/sneaky/stop").0, 202);
+    w.wait_state("sneaky", "stopped");
+    wait_for("the env-less escapee to be gone", DEADLINE, || {
         pids.iter().all(|p| !pid_exists(*p)).then_some(())
     });
 }
@@ -591,4 +627,66 @@ fn as_pid1_in_a_pid_namespace_warden_reaps_and_exits_cleanly() {
     // SAFETY: plain kill.
     unsafe { libc::kill(warden, libc::SIGTERM) };
     assert_eq!(w.wait_exit(DEADLINE).code(), Some(0), "{}", w.stderr());
+}
+
+#[test]
+fn a_program_gets_only_the_environment_it_asks_for_and_secrets_stay_hidden() {
+    let mut w = Warden::prepare();
+    w.env = vec![
+        ("WARDEN_TEST_SECRET".into(), "s3cr3t-value".into()),
+        ("WARDEN_TEST_PASS".into(), "passed".into()),
+        ("WARDEN_TEST_OTHER".into(), "not-for-programs".into()),
+    ];
+    w.write_config(
+        r#"[[program]]
+name = "envy"
+command = "sh"
+args = ["-c", "env > env.out; exec sleep 1000"]
+env = { GREETING = "${WARDEN_TEST_GREETING:-hello}", API_KEY = "${WARDEN_TEST_SECRET}" }
+env_passthrough = ["WARDEN_TEST_PASS", "WARDEN_TEST_UNSET"]
+"#,
+    );
+    w.launch();
+    let env = wait_for("the program's environment", DEADLINE, || {
+        std::fs::read_to_string(w.path("env.out"))
+            .ok()
+            .filter(|e| e.contains("WARDEN_PROGRAM"))
+    });
+    let vars: std::collections::BTreeMap<&str, &str> = env.lines().filter_map(|l| l.split_once('=')).collect();
+    assert_eq!(vars.get("GREETING"), Some(&"hello"));
+    assert_eq!(vars.get("API_KEY"), Some(&"s3cr3t-value"));
+    assert_eq!(vars.get("WARDEN_TEST_PASS"), Some(&"passed"));
+    assert_eq!(vars.get("WARDEN_PROGRAM"), Some(&"envy"));
+    assert!(vars.contains_key("PATH"));
+    assert!(!vars.contains_key("WARDEN_TEST_OTHER"), "not listed, not passed: {env}");
+    assert!(!vars.contains_key("WARDEN_TEST_UNSET"));
+    assert!(
+        !vars.contains_key("WARDEN_LOG"),
+        "warden's own settings stay with warden"
+    );
+    let (_, status) = w.get("/status").unwrap();
+    assert!(!status.contains("s3cr3t"), "{status}");
+    assert!(!w.stderr().contains("s3cr3t"));
+}
+
+#[test]
+fn a_program_runs_as_its_configured_user() {
+    // SAFETY: getuid has no preconditions.
+    let root = unsafe { libc::getuid() } == 0;
+    if !require("root (to switch users)", root) {
+        return;
+    }
+    let w = Warden::start(
+        r#"[[program]]
+name = "who"
+command = "sh"
+args = ["-c", "echo \"I am $(id -un) home=$HOME\"; exec sleep 1000"]
+user = "nobody"
+"#,
+    );
+    w.wait_state("who", "running");
+    wait_for("the program to say who it is", DEADLINE, || {
+        let log = std::fs::read_to_string(w.path("logs/who.log")).ok()?;
+        log.contains(" out I am nobody home=").then_some(())
+    });
 }

@@ -69,6 +69,10 @@ pub fn pid_exists(pid: i32) -> bool {
 pub struct Warden {
     pub dir: tempfile::TempDir,
     pub port: u16,
+    /// Extra environment for warden itself.
+    pub env: Vec<(String, String)>,
+    /// Extra keys for the `[supervisor]` section.
+    pub supervisor: String,
     child: Option<Child>,
 }
 
@@ -88,14 +92,16 @@ impl Warden {
         Warden {
             dir,
             port: free_port(),
+            env: Vec::new(),
+            supervisor: String::new(),
             child: None,
         }
     }
 
     pub fn config_text(&self, programs: &str) -> String {
         format!(
-            "[server]\nlisten = \"127.0.0.1:{}\"\n\n[supervisor]\nsample_interval = \"200ms\"\nshutdown_timeout = \"15s\"\n\n{programs}\n",
-            self.port
+            "[server]\nlisten = \"127.0.0.1:{}\"\n\n[supervisor]\nsample_interval = \"200ms\"\nshutdown_timeout = \"15s\"\n{}\n\n{programs}\n",
+            self.port, self.supervisor
         )
     }
 
@@ -132,6 +138,7 @@ impl Warden {
             .current_dir(self.dir.path())
             .env("WARDEN_LOG", "warden=debug,info")
             .env("WARDEN_LOG_FORMAT", "json")
+            .envs(self.env.iter().cloned())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
