@@ -5,7 +5,8 @@
 //! (`sink.rs`), nor anything about the process on the other end of the pipe.
 
 use std::io;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use tokio::io::AsyncReadExt as _;
@@ -22,10 +23,8 @@ const MAX_READ: usize = 256 * 1024;
 /// Linux's default pipe capacity: a read this big means the pipe was full and the
 /// program was probably blocked on it.
 const DEFAULT_PIPE: usize = 64 * 1024;
-/// Pipe capacity given to a program once it has filled the default one. Not done up
-/// front: the per-user budget of pipe memory (`fs.pipe-user-pages-soft`, 64 MiB by
-/// default) would be used up by 32 programs, after which Linux gives every new pipe
-/// of the user one page.
+/// Pipe capacity given to a program once it has filled the default one: at 1 GB/s it
+/// lets the program run on for a millisecond while warden's worker is busy elsewhere.
 const BIG_PIPE: usize = 1024 * 1024;
 /// Input framed at a time, and the output size at which it is handed to the sink, so
 /// that a chunk of tiny lines (each gains a ~35-byte prefix) cannot balloon the output
@@ -47,7 +46,8 @@ pub async fn capture(mut pipe: Receiver, stream: Stream, sink: Arc<LogSink>) -> 
     };
     let mut buf = vec![0u8; MIN_READ];
     let mut total = 0u64;
-    let mut pipe_grown = false;
+    let mut grown: Option<GrownPipe> = None;
+    let mut tried_growing = false;
     let result = loop {
         let n = match pipe.read(&mut buf).await {
             Ok(0) => break Ok(total),
@@ -61,9 +61,9 @@ pub async fn capture(mut pipe: Receiver, stream: Stream, sink: Arc<LogSink>) -> 
         state.feed(&buf[..n], &prefix);
         state.flush(&prefix);
         if n == buf.len() {
-            if n >= DEFAULT_PIPE && !pipe_grown {
-                pipe_grown = true;
-                grow_pipe(&pipe);
+            if n >= DEFAULT_PIPE && !tried_growing {
+                tried_growing = true;
+                grown = GrownPipe::grow(&pipe);
             }
             if buf.len() < MAX_READ {
                 buf.resize(buf.len() * 2, 0);
@@ -77,6 +77,7 @@ pub async fn capture(mut pipe: Receiver, stream: Stream, sink: Arc<LogSink>) -> 
     let prefix = Prefix::new(SystemTime::now(), stream);
     state.framer.finish(&prefix, &mut state.out);
     state.flush(&prefix);
+    drop(grown);
     result
 }
 
@@ -120,16 +121,63 @@ impl Capture<'_> {
     }
 }
 
-/// Best effort: without it the program blocks more often, nothing else changes.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn grow_pipe(pipe: &Receiver) {
-    use nix::fcntl::{fcntl, FcntlArg};
-    // Never shrink a pipe someone else made bigger.
-    let current = fcntl(pipe, FcntlArg::F_GETPIPE_SZ).unwrap_or(0);
-    if (current as usize) < BIG_PIPE {
-        let _ = fcntl(pipe, FcntlArg::F_SETPIPE_SZ(BIG_PIPE as libc::c_int));
+/// Pipe memory added by growing pipes, process-wide. Linux charges pipe capacity to the
+/// user (`fs.pipe-user-pages-soft`, 64 MiB by default) and, once a user is over it,
+/// gives every new pipe of that user two pages — the programs' own pipes included. So
+/// growing is capped at a quarter of that budget (16 pipes by default): the chattiest
+/// programs get big pipes, and nobody gets crippled ones.
+static GROWN_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// A pipe grown to [`BIG_PIPE`]; gives its share of the budget back when dropped (the
+/// pipe is closed right after), also if the capture is cancelled.
+struct GrownPipe;
+
+impl GrownPipe {
+    /// Best effort: without it the program blocks more often, nothing else changes.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn grow(pipe: &Receiver) -> Option<GrownPipe> {
+        use nix::fcntl::{fcntl, FcntlArg};
+        let budget = pipe_budget();
+        let before = GROWN_BYTES.fetch_add(BIG_PIPE, Ordering::Relaxed);
+        // Constructed first, so that every way out below gives the share back.
+        let share = GrownPipe;
+        if before + BIG_PIPE > budget {
+            return None;
+        }
+        // Never shrink a pipe someone else made bigger.
+        let current = fcntl(pipe, FcntlArg::F_GETPIPE_SZ).ok()?;
+        if current as usize >= BIG_PIPE {
+            return None;
+        }
+        fcntl(pipe, FcntlArg::F_SETPIPE_SZ(BIG_PIPE as libc::c_int)).ok()?;
+        Some(share)
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn grow(_pipe: &Receiver) -> Option<GrownPipe> {
+        None
     }
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn grow_pipe(_pipe: &Receiver) {}
+impl Drop for GrownPipe {
+    fn drop(&mut self) {
+        GROWN_BYTES.fetch_sub(BIG_PIPE, Ordering::Relaxed);
+    }
+}
+
+/// A quarter of the per-user pipe budget in bytes, read once; unlimited when the
+/// kernel sets no limit (0).
+fn pipe_budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        let pages = std::fs::read_to_string("/proc/sys/fs/pipe-user-pages-soft")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .unwrap_or(16384);
+        if pages == 0 {
+            usize::MAX
+        } else {
+            pages.saturating_mul(4096) / 4
+        }
+    })
+}

@@ -196,6 +196,7 @@ fn line(text: &[u8], max_line: usize, prefix: &Prefix, out: &mut Vec<u8>) {
     }
 }
 
+#[inline]
 fn record(out: &mut Vec<u8>, prefix: &[u8], text: &[u8]) {
     out.reserve(prefix.len() + text.len() + 1);
     out.extend_from_slice(prefix);

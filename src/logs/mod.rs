@@ -25,25 +25,27 @@
 //! [`capture`] reads a pipe in chunks of up to 256 KiB and stamps every line of a chunk
 //! with one timestamp (the chunk's arrival time: formatting one per line would cost as
 //! much as the copy). It frames the whole chunk into one reusable buffer and writes it
-//! with a single `write` under the sink's mutex: stdout and stderr records never
-//! interleave inside a record, and nothing waits in a user-space buffer, so there is
-//! no flush step — once a chunk is handled it is in the page cache, and a program that
-//! dies or closes its pipe loses nothing. A line still without newline waits in a carry
-//! of at most `max_line` bytes (beyond that, a piece is written).
+//! under the sink's mutex (one `write(2)`, two around a rotation): stdout and stderr
+//! records never interleave inside a record, and nothing waits in a user-space buffer,
+//! so there is no flush step — once a chunk is handled it is in the page cache, and a
+//! program that dies or closes its pipe loses nothing. A line still without newline
+//! waits in a carry of at most `max_line` bytes (beyond that, a piece is written).
 //!
-//! The file is written synchronously on the async task, deliberately. A write into
-//! the page cache takes microseconds, comparable to the pipe read that preceded it;
-//! `tokio::fs` would move each write to the blocking pool (a thread hop per chunk, and
-//! an unbounded number of in-flight buffers), and a dedicated writer thread per
-//! program would cost a stack and a thread per program — too much with 500 programs.
-//! The price is that a stalled disk stalls a runtime worker; a disk that stalls writes
-//! into the page cache has bigger problems than warden's latency.
+//! The file is written synchronously on the async task, deliberately. A write into the
+//! page cache costs about what the pipe read before it cost (~0.1 ms for 256 KiB);
+//! `tokio::fs` would add a hop to the blocking pool and a buffer copy per chunk, and a
+//! writer thread per program would cost a thread and its stack each — too much with
+//! 500 programs. The price: when a disk is slower than a program's output, the kernel
+//! throttles the writing thread (dirty-page balancing), so that runtime worker sleeps
+//! for milliseconds at a time while other workers steal its queued tasks. That
+//! throttling is the backpressure we want; it reaches the program as a full pipe.
 //!
 //! Memory is bounded per stream whatever the program does: the read buffer (8 KiB
-//! when quiet, up to 256 KiB when busy), the output buffer (about twice that), the
-//! carry (`max_line`), and the tail (`tail_lines` lines and at most
-//! [`TAIL_MAX_BYTES`]). A program writing faster than the disk is slowed down by its
-//! full pipe, never buffered.
+//! when quiet, up to 256 KiB when busy, shrinking back), the output buffer (~1.4 times
+//! the read for ordinary lines, at most ~1 MiB for a chunk of empty lines), the carry
+//! (`max_line`), and the tail (`tail_lines` lines and at most [`TAIL_MAX_BYTES`]). A
+//! program writing faster than the disk is slowed down by its full pipe, never
+//! buffered.
 //!
 //! The tail keeps the last records of each chunk as raw bytes (one copy per chunk, of
 //! at most `tail_lines` records: earlier ones would be evicted by them at once) and

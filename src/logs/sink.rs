@@ -116,8 +116,9 @@ impl LogSink {
         self.written.load(Ordering::Relaxed)
     }
 
-    /// Bytes of program output read but not written because writing the file failed.
-    /// `bytes_written() + bytes_lost()` is everything read and framed.
+    /// Bytes of program output read but not written because writing the file failed
+    /// (a chunk whose write failed half-way counts whole). `bytes_written() +
+    /// bytes_lost()` is everything read and framed.
     pub fn bytes_lost(&self) -> u64 {
         self.lost.load(Ordering::Relaxed)
     }
@@ -283,12 +284,14 @@ impl LogFile {
         let keep = self.rotation.max_files;
         let mut truncate = keep == 0;
         if keep > 0 {
-            // Left over by a larger max_files before a reload: the oldest go first.
-            let mut k = keep + 1;
+            // The oldest kept file goes, then any left over by a larger max_files before
+            // a reload. Removing first means no rename below replaces a file: on ext4 a
+            // replacing rename forces writeback of the renamed file (auto_da_alloc),
+            // which would stall the capture.
+            let mut k = keep;
             while fs::remove_file(self.numbered(k)).is_ok() {
                 k += 1;
             }
-            // rename replaces the target, which drops the oldest kept file.
             for k in (1..keep).rev() {
                 let _ = fs::rename(self.numbered(k), self.numbered(k + 1));
             }

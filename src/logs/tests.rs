@@ -451,12 +451,15 @@ fn open_rejects_path_like_names() {
 ///
 /// 200 MB of lines from a plain thread (the program) through a pipe and `capture` into
 /// a temp file, rotation on (64 MiB, 3 files), tail of 1000 lines; MB/s of program
-/// output, median and best of 3 runs. `WARDEN_BENCH_TAIL=0` measures without the tail.
+/// output, median and best of 3 runs. `WARDEN_BENCH_TAIL=0` measures without the tail,
+/// `WARDEN_BENCH_LINE=100` one line length only, `WARDEN_BENCH_NULL=1` writes to
+/// /dev/null instead of a file (warden's own cost, without the page cache's).
 #[test]
 #[ignore]
 fn throughput() {
     let tail_lines = std::env::var("WARDEN_BENCH_TAIL").map_or(1000, |v| v.parse().unwrap());
-    for line_len in [30usize, 100, 1000] {
+    let sizes = std::env::var("WARDEN_BENCH_LINE").map_or(vec![30, 100, 1000], |v| vec![v.parse().unwrap()]);
+    for line_len in sizes {
         let mut runs: Vec<f64> = (0..3).map(|_| bench(line_len, tail_lines)).collect();
         runs.sort_by(f64::total_cmp);
         println!(
@@ -477,6 +480,12 @@ fn bench(line_len: usize, tail_lines: usize) -> f64 {
         max_size: 64 << 20,
         max_files: 3,
     };
+    // Rotation would replace the symlink by a file.
+    let null = std::env::var("WARDEN_BENCH_NULL").is_ok();
+    if null {
+        std::os::unix::fs::symlink("/dev/null", dir.path().join("bench.log")).unwrap();
+    }
+    let rot = if null { BIG } else { rot };
     let sink = LogSink::open(dir.path(), "bench", rot, tail_lines, 64 * 1024).unwrap();
     let mut block = Vec::with_capacity(1 << 20);
     let mut i = 0u64;

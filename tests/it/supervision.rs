@@ -690,3 +690,33 @@ user = "nobody"
         log.contains(" out I am nobody home=").then_some(())
     });
 }
+
+#[test]
+fn a_one_shot_dependency_must_complete_successfully_first() {
+    let w = Warden::prepare();
+    let migrate = w.script("migrate.sh", "#!/bin/sh\nsleep 0.3\necho migrated > migrated\nexit 0\n");
+    let app = w.script(
+        "app.sh",
+        "#!/bin/sh\ntest -f migrated && echo saw-migration > app.out\nexec sleep 1000\n",
+    );
+    let mut w = w;
+    w.write_config(&format!(
+        r#"[[program]]
+name = "app"
+command = "{app}"
+depends_on = [{{ name = "db-migrate", condition = "completed_successfully" }}]
+[[program]]
+name = "db-migrate"
+command = "{migrate}"
+restart = "never"
+"#
+    ));
+    w.launch();
+    let migrate = w.wait_state("db-migrate", "exited");
+    assert_eq!(migrate["last_exit_code"], 0);
+    w.wait_state("app", "running");
+    assert_eq!(
+        std::fs::read_to_string(w.path("app.out")).unwrap().trim(),
+        "saw-migration"
+    );
+}
