@@ -346,13 +346,20 @@ impl Program {
     /// Puts the new spec in place (reload) and asks the loop to spawn.
     fn spawn(&mut self, out: &mut Vec<Action>) {
         if let Some(spec) = self.next_spec.take() {
-            self.backoff = Backoff::new(spec.backoff);
-            self.spec = spec;
+            self.replace_spec(spec);
         }
         self.intent = None;
         self.next_restart = None;
         self.set_phase(Phase::Starting, None, out);
         out.push(Action::Spawn);
+    }
+
+    /// A reload changed the program: new settings, a fresh backoff and restart budget
+    /// (the old failures were failures of the old settings).
+    pub fn replace_spec(&mut self, spec: Arc<ProgramSpec>) {
+        self.backoff = Backoff::new(spec.backoff);
+        self.recent_restarts.clear();
+        self.spec = spec;
     }
 
     /// The process is gone (or never started): decide what comes next.
@@ -787,5 +794,22 @@ mod tests {
         );
         assert_eq!(h.p.spec.args, vec!["new".to_string()]);
         assert_eq!(h.p.last_exit.as_ref().unwrap().reason, ExitReason::Reload);
+    }
+
+    #[test]
+    fn reload_of_a_failed_program_gives_a_fresh_budget() {
+        let mut h = Harness::new(spec("a"));
+        h.at(0.0, Input::Start);
+        h.spawned(0.0);
+        h.crash(0.1, 1);
+        h.spawned(0.1);
+        assert_eq!(h.p.recent_restarts.len(), 1);
+        h.p.replace_spec(Arc::new(spec("a")));
+        assert!(
+            h.p.recent_restarts.is_empty(),
+            "old failures belong to the old settings"
+        );
+        // The next crash is again the first of a streak: restarted at once.
+        assert!(spawns(&h.crash(0.2, 1)));
     }
 }

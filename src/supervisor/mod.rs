@@ -790,8 +790,7 @@ impl Supervisor {
             } else {
                 let program = &mut self.programs.get_mut(name).expect("known").program;
                 program.next_spec = None;
-                program.backoff = backoff::Backoff::new(spec.backoff);
-                program.spec = spec;
+                program.replace_spec(spec);
                 if wanted {
                     self.want_start(name);
                 } else {
