@@ -114,6 +114,11 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
     if let Err(e) = platform::become_subreaper() {
         tracing::warn!(error = %e, "cannot become a child subreaper: escaped grandchildren will not be tracked");
     }
+    match platform::raise_fd_limit() {
+        Ok((old, new)) if old != new => tracing::debug!(old, new, "raised the open-files limit"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-files limit"),
+    }
     let reaper = Reaper::start().context("installing the SIGCHLD handler")?;
     for dir in [&config.supervisor.data_dir, &config.logs.dir] {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;

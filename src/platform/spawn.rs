@@ -63,12 +63,17 @@ pub fn spawn(
     }
     let ids = identity.as_ref().map(|id| (id.uid, id.gid));
     let cgroup = cgroup.cloned();
+    let nofile = super::inherited_nofile();
     // SAFETY: between fork and exec the closure only makes async-signal-safe system
-    // calls (setsid, open/write/close, setgroups/setgid/setuid) and allocates nothing:
+    // calls (setsid, open/write/close, setrlimit, setgroups/setgid/setuid) and allocates nothing:
     // the cgroup path was prepared before the fork.
     unsafe {
         cmd.pre_exec(move || {
             nix::unistd::setsid().map_err(io::Error::from)?;
+            // The open-files limit warden inherited, not the one it raised for itself.
+            if let Some((soft, hard)) = nofile {
+                let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, soft, hard);
+            }
             // Join the cgroup while still privileged (std would drop privileges before
             // pre_exec runs, hence the manual setuid below). Failing to join only costs
             // precision: the tree is still found by process group and marker.

@@ -720,3 +720,34 @@ restart = "never"
         "saw-migration"
     );
 }
+
+#[test]
+fn a_low_open_files_limit_does_not_cap_the_number_of_programs() {
+    let prlimit_works = std::process::Command::new("prlimit")
+        .args(["--nofile=64:4096", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !require("prlimit (util-linux)", prlimit_works) {
+        return;
+    }
+    // 40 programs cost warden 120 descriptors: more than the soft limit of 64 it is
+    // started with, far less than the hard limit it may raise itself to.
+    let programs: String = (0..40)
+        .map(|i| format!("[[program]]\nname = \"p{i}\"\ncommand = \"sh\"\nargs = [\"-c\", \"ulimit -n > limit-{i}.out; exec sleep 1000\"]\n\n"))
+        .collect();
+    let mut w = Warden::prepare();
+    w.write_config(&programs);
+    w.launch_with(&["prlimit", "--nofile=64:4096"]);
+    wait_for("all 40 programs running", DEADLINE, || {
+        let status = w.status();
+        let programs = status["programs"].as_array()?;
+        (programs.len() == 40 && programs.iter().all(|p| p["state"] == "running")).then_some(())
+    });
+    // The programs get the limit warden was started with, not the one it raised.
+    let limit = wait_for("program 39 wrote its limit", DEADLINE, || {
+        std::fs::read_to_string(w.path("limit-39.out"))
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+    });
+    assert_eq!(limit.trim(), "64");
+}
