@@ -44,34 +44,56 @@ pub async fn capture(mut pipe: Receiver, stream: Stream, sink: Arc<LogSink>) -> 
         out: Vec::new(),
         unflushed: 0,
     };
-    let mut buf = vec![0u8; MIN_READ];
+    // Empty while the program is quiet: its reads go to a buffer on the stack, so 500
+    // idle programs hold no read buffers at all. Allocated once a read fills MIN_READ.
+    let mut buf: Vec<u8> = Vec::new();
     let mut total = 0u64;
     let mut grown: Option<GrownPipe> = None;
     let mut tried_growing = false;
     let result = loop {
-        let n = match pipe.read(&mut buf).await {
-            Ok(0) => break Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => break Err(e),
+        let (n, size) = if buf.is_empty() {
+            if let Err(e) = pipe.readable().await {
+                break Err(e);
+            }
+            let mut small = [0u8; MIN_READ];
+            match pipe.try_read(&mut small) {
+                Ok(0) => break Ok(total),
+                Ok(n) => {
+                    state.take(&small[..n], stream);
+                    (n, MIN_READ)
+                }
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => continue,
+                Err(e) => break Err(e),
+            }
+        } else {
+            match pipe.read(&mut buf).await {
+                Ok(0) => break Ok(total),
+                Ok(n) => {
+                    state.take(&buf[..n], stream);
+                    (n, buf.len())
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => break Err(e),
+            }
         };
         total += n as u64;
-        // The arrival time of the chunk, shared by all its lines.
-        let prefix = Prefix::new(SystemTime::now(), stream);
-        state.feed(&buf[..n], &prefix);
-        state.flush(&prefix);
-        if n == buf.len() {
+        if n == size {
             if n >= DEFAULT_PIPE && !tried_growing {
                 tried_growing = true;
                 grown = GrownPipe::grow(&pipe);
             }
-            if buf.len() < MAX_READ {
-                buf.resize(buf.len() * 2, 0);
+            if size < MAX_READ {
+                buf.resize(size * 2, 0);
             }
-        } else if n <= buf.len() / 8 && buf.len() > MIN_READ {
-            buf.truncate(buf.len() / 2);
-            buf.shrink_to_fit();
-            state.shrink(buf.len());
+        } else if n <= size / 8 && size > MIN_READ {
+            let half = size / 2;
+            if half <= MIN_READ {
+                buf = Vec::new();
+            } else {
+                buf.truncate(half);
+                buf.shrink_to_fit();
+            }
+            state.shrink(half);
         }
     };
     let prefix = Prefix::new(SystemTime::now(), stream);
@@ -93,6 +115,14 @@ struct Capture<'a> {
 }
 
 impl Capture<'_> {
+    /// One chunk read from the pipe: its lines, stamped with its arrival time, go to
+    /// the sink.
+    fn take(&mut self, data: &[u8], stream: Stream) {
+        let prefix = Prefix::new(SystemTime::now(), stream);
+        self.feed(data, &prefix);
+        self.flush(&prefix);
+    }
+
     fn feed(&mut self, data: &[u8], prefix: &Prefix) {
         for slice in data.chunks(FRAME_SLICE) {
             self.framer.push(slice, prefix, &mut self.out);
