@@ -72,7 +72,7 @@ fn main() -> ExitCode {
     };
     let selected: Vec<&Scenario> = SCENARIOS
         .iter()
-        .filter(|s| filters.is_empty() || filters.iter().any(|f| s.name.contains(f.as_str())))
+        .filter(|s| filters.is_empty() || filters.iter().any(|f| matches(s.name, f)))
         .collect();
     if selected.is_empty() {
         eprintln!("warden bench: no scenario matches {filters:?}; scenarios:");
@@ -81,7 +81,8 @@ fn main() -> ExitCode {
         }
         return ExitCode::FAILURE;
     }
-    let machine = machine();
+    let mut machine = machine();
+    machine["warden_binary"] = binary_identity(&bench.warden);
     eprintln!(
         "warden bench: {} scenario(s) on {}",
         selected.len(),
@@ -114,6 +115,9 @@ fn main() -> ExitCode {
         // Let the machine settle (page cache writeback, exited processes) between runs.
         std::thread::sleep(Duration::from_millis(500));
     }
+    if let Some(derived) = sampler_cost(&results) {
+        results.push(derived);
+    }
     print_table(&machine, &results);
     match write_json(&machine, &results) {
         Ok(path) => println!("\nresults written to {}", path.display()),
@@ -123,6 +127,16 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// A filter equal to a scenario's name selects that one only; otherwise it selects
+/// every scenario whose name contains it.
+fn matches(name: &str, filter: &str) -> bool {
+    if SCENARIOS.iter().any(|s| s.name == filter) {
+        name == filter
+    } else {
+        name.contains(filter)
     }
 }
 
@@ -155,13 +169,13 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "fleet-500",
-        about: "500 sleeping programs: start, idle RSS, idle CPU (sample_interval 5s), stop",
+        about: "500 sleeping programs: start, idle RSS, idle CPU (default sample_interval 15s), stop",
         run: |b| fleet(b, &FLEET_500),
     },
     Scenario {
-        name: "fleet-500-cpu-10s",
-        about: "500 sleeping programs, idle CPU with sample_interval 10s",
-        run: |b| fleet(b, &FLEET_500_10S),
+        name: "fleet-500-cpu-5s",
+        about: "500 sleeping programs, idle CPU with sample_interval 5s",
+        run: |b| fleet(b, &FLEET_500_5S),
     },
     Scenario {
         name: "fleet-500-cpu-60s",
@@ -172,6 +186,21 @@ const SCENARIOS: &[Scenario] = &[
         name: "log-throughput",
         about: "one program writes 200 MB of numbered 100-byte lines",
         run: log_throughput,
+    },
+    Scenario {
+        name: "baseline-restart",
+        about: "floor for the restart gap: a minimal blocking loop (spawn, wait, spawn...) in the bench",
+        run: baseline_restart,
+    },
+    Scenario {
+        name: "baseline-start-500",
+        about: "floor for the start time: the bench spawns 500 programs itself (pipes + a log file each)",
+        run: baseline_start,
+    },
+    Scenario {
+        name: "baseline-log-copy",
+        about: "ceiling for log throughput: the bench copies the same 200 MB from the pipe to a file, no framing",
+        run: baseline_log_copy,
     },
     Scenario {
         name: "fd-limit-1024",
@@ -278,6 +307,55 @@ struct Ran {
     secs: f64,
     load_before: String,
     load_after: String,
+}
+
+/// From the idle CPU at several sample intervals T (cpu = base + cost / T, least
+/// squares): the CPU cost of one sample of 500 programs, and the CPU use without sampling.
+fn sampler_cost(results: &[Ran]) -> Option<Ran> {
+    const PREFIX: &str = "  same, process CPU clock (ns), sample ";
+    let points: Vec<(f64, f64)> = results
+        .iter()
+        .filter_map(|r| r.outcome.as_ref().ok())
+        .flat_map(|o| o.metrics.iter())
+        .filter_map(|m| {
+            let interval = humantime::parse_duration(m.name.strip_prefix(PREFIX)?).ok()?;
+            Some((1.0 / interval.as_secs_f64(), m.value / 100.0))
+        })
+        .collect();
+    if points.len() < 2 {
+        return None;
+    }
+    let k = points.len() as f64;
+    let (sx, sy) = points.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+    let (mx, my) = (sx / k, sy / k);
+    let sxx: f64 = points.iter().map(|(x, _)| (x - mx) * (x - mx)).sum();
+    let sxy: f64 = points.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    if sxx == 0.0 {
+        return None;
+    }
+    let cost = sxy / sxx;
+    let base = my - cost * mx;
+    let mut o = Outcome::default();
+    o.metric("CPU per sample of 500 programs", cost * 1e3, "ms", None);
+    o.metric("  idle CPU without sampling (intercept)", base * 100.0, "%", None);
+    o.metric(
+        "  sample_interval for 0.1 % at 500 programs",
+        cost / (0.001 - base.max(0.0)),
+        "s",
+        None,
+    );
+    o.notes.push(format!(
+        "fit of cpu = base + cost / interval over {} intervals",
+        points.len()
+    ));
+    Some(Ran {
+        name: "sampler-cost",
+        about: "derived from the idle CPU of fleet-500 at 5s, 15s and 60s",
+        outcome: Ok(o),
+        secs: 0.0,
+        load_before: String::new(),
+        load_after: String::new(),
+    })
 }
 
 fn trim_float(v: f64) -> String {
@@ -404,6 +482,20 @@ fn machine() -> Value {
         "clock_ticks_per_second": clk_tck(),
         "loadavg_at_start": loadavg(),
     })
+}
+
+/// Size, modification time and FNV-1a hash of the warden binary measured (the code
+/// changes under this bench; this tells runs apart).
+fn binary_identity(path: &Path) -> Value {
+    let bytes = fs::read(path).unwrap_or_default();
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let modified = fs::metadata(WARDEN_BIN)
+        .and_then(|m| m.modified())
+        .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+        .unwrap_or_default();
+    json!({"path": WARDEN_BIN, "size": bytes.len(), "modified": modified, "fnv1a64": format!("{hash:016x}")})
 }
 
 fn machine_line(m: &Value) -> String {
@@ -1066,11 +1158,251 @@ fn restart_parts(log: &Path, stamps: &[Stamp]) -> Res<[Vec<f64>; 3]> {
     Ok(parts.map(sorted))
 }
 
+// ---- baselines: the same work without warden ------------------------------------------
+
+/// How the bench spawns a program itself.
+#[derive(Clone, Copy, PartialEq)]
+enum Spawner {
+    /// As warden does: `std::process::Command` with `setsid()` in `pre_exec`, which makes
+    /// std fork (copying the page tables) and exec.
+    ForkSetsid,
+    /// `process_group(0)` and no `pre_exec`: std uses `posix_spawn` (a vfork-style clone
+    /// that shares the parent's memory until exec). A new process group, not a session.
+    PosixSpawn,
+}
+
+/// The program spawned the way warden spawns it: cleared environment, stdin from
+/// /dev/null, stdout and stderr to pipes.
+fn bare_command(bench: &Bench, spawner: Spawner, role: &str, run: &str, stamps: &Path) -> Command {
+    let mut cmd = Command::new(&bench.program);
+    cmd.env_clear()
+        .env(ROLE, role)
+        .env(RUN, run)
+        .env(STAMP, stamps)
+        .env("WARDEN_PROGRAM", "bare")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    match spawner {
+        // SAFETY: setsid is async-signal-safe.
+        Spawner::ForkSetsid => unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        },
+        Spawner::PosixSpawn => {
+            cmd.process_group(0);
+        }
+    }
+    cmd
+}
+
+fn baseline_restart(bench: &Bench) -> Res<Outcome> {
+    let mut out = Outcome::default();
+    for (spawner, label) in [
+        (Spawner::ForkSetsid, "fork+setsid"),
+        (Spawner::PosixSpawn, "posix_spawn"),
+    ] {
+        let (tmp, run) = bench.run_dir()?;
+        let stamps_path = tmp.path().join("stamps");
+        let want = RESTART_WARMUP + RESTART_GAPS + 1;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut spawn_ms = Vec::with_capacity(want);
+        for _ in 0..want {
+            if Instant::now() > deadline {
+                return Err("the baseline loop took more than 120 s".into());
+            }
+            let t = Instant::now();
+            let mut child = bare_command(bench, spawner, "stamp-exit", &run, &stamps_path)
+                .spawn()
+                .map_err(|e| format!("spawn: {e}"))?;
+            spawn_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            child.wait().map_err(|e| format!("wait: {e}"))?;
+        }
+        let stamps = read_stamps(&stamps_path);
+        if stamps.len() < want {
+            return Err(format!("{} stamps for {want} runs", stamps.len()));
+        }
+        let stamps = &stamps[RESTART_WARMUP..want];
+        let gaps = sorted(stamps.windows(2).map(|p| ms(p[1].ns - p[0].ns)).collect());
+        let spawn_ms = sorted(spawn_ms);
+        out.metric(format!("{label}: bare gap p50"), percentile(&gaps, 50.0), "ms", None);
+        out.metric(format!("{label}: bare gap p99"), percentile(&gaps, 99.0), "ms", None);
+        out.metric(
+            format!("{label}: spawn() call p50"),
+            percentile(&spawn_ms, 50.0),
+            "ms",
+            None,
+        );
+    }
+    Ok(out)
+}
+
+fn baseline_start(bench: &Bench) -> Res<Outcome> {
+    let mut out = Outcome::default();
+    let n = 500;
+    for (spawner, label) in [
+        (Spawner::ForkSetsid, "fork+setsid"),
+        (Spawner::PosixSpawn, "posix_spawn"),
+    ] {
+        let (tmp, run) = bench.run_dir()?;
+        let stamps_path = tmp.path().join("stamps");
+        let t0 = now_ns();
+        let mut children = Vec::with_capacity(n);
+        let mut logs = Vec::with_capacity(n);
+        let mut spawn_ms = Vec::with_capacity(n);
+        let result = (|| -> Res<()> {
+            for i in 0..n {
+                let log = tmp.path().join(format!("p-{i:03}.log"));
+                logs.push(File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?);
+                let t = Instant::now();
+                let child = bare_command(bench, spawner, "stamp-sleep", &run, &stamps_path)
+                    .spawn()
+                    .map_err(|e| format!("spawn: {e}"))?;
+                spawn_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                children.push(child);
+            }
+            Ok(())
+        })();
+        let stamps = if result.is_ok() {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let stamps = read_stamps(&stamps_path);
+                if stamps.len() >= n || Instant::now() > deadline {
+                    break stamps;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        } else {
+            Vec::new()
+        };
+        for child in &mut children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        result?;
+        if stamps.len() < n {
+            return Err(format!("only {} of {n} stamps", stamps.len()));
+        }
+        let last = stamps.iter().map(|s| s.ns).max().unwrap_or(t0);
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        out.metric(
+            format!("{label}: first spawn -> last of {n} stamps"),
+            ms(last - t0),
+            "ms",
+            None,
+        );
+        out.metric(
+            format!("{label}: spawn() mean, programs 1-50"),
+            mean(&spawn_ms[..50]),
+            "ms",
+            None,
+        );
+        out.metric(
+            format!("{label}: spawn() mean, programs 451-500"),
+            mean(&spawn_ms[n - 50..]),
+            "ms",
+            None,
+        );
+    }
+    Ok(out)
+}
+
+fn baseline_log_copy(bench: &Bench) -> Res<Outcome> {
+    use std::os::fd::AsRawFd as _;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let mut out = Outcome::default();
+    let (tmp, run) = bench.run_dir()?;
+    let stamp_path = tmp.path().join("burst.stamp");
+    let go = tmp.path().join("go");
+    File::create(&go).map_err(|e| format!("go file: {e}"))?;
+    let mut child = Command::new(&bench.program)
+        .env_clear()
+        .env(ROLE, "burst")
+        .env(RUN, &run)
+        .env(STAMP, &stamp_path)
+        .env(GO, &go)
+        .env(LINES, BURST_LINES.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("spawn: {e}"))?;
+    let pid = child.id() as i32;
+    let finished = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let finished = finished.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !finished.load(Ordering::Relaxed) {
+                if Instant::now() > deadline {
+                    // SAFETY: kill on our own child, not yet reaped (we wait below).
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    let copied = (|| -> Res<(u64, i128)> {
+        let mut pipe = child.stdout.take().ok_or("no stdout pipe")?;
+        // As warden does once a pipe fills: 1 MiB of pipe, reads of up to 256 KiB.
+        // SAFETY: fcntl on a pipe we own.
+        unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+        let mut file = File::create(tmp.path().join("copy.log")).map_err(|e| format!("copy.log: {e}"))?;
+        let mut buf = vec![0u8; 256 << 10];
+        let want = BURST_LINES * LINE_LEN as u64;
+        let mut total = 0u64;
+        while total < want {
+            let n = pipe.read(&mut buf).map_err(|e| format!("read: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            file.write_all(&buf[..n]).map_err(|e| format!("write: {e}"))?;
+            total += n as u64;
+        }
+        Ok((total, now_ns()))
+    })();
+    finished.store(true, Ordering::Relaxed);
+    let _ = watchdog.join();
+    let stamp = {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = fs::read_to_string(&stamp_path).unwrap_or_default();
+            let v: Vec<i128> = text.split_whitespace().filter_map(|s| s.parse().ok()).collect();
+            if v.len() == 2 || Instant::now() > deadline {
+                break v;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let (total, done) = copied?;
+    if total != BURST_LINES * LINE_LEN as u64 || stamp.len() != 2 {
+        return Err(format!("copied {total} bytes; program stamps {stamp:?}"));
+    }
+    let elapsed = ms(done - stamp[0]);
+    out.metric("bare copy: first write -> all bytes in the file", elapsed, "ms", None);
+    out.metric(
+        "bare copy throughput",
+        (total as f64) / (elapsed / 1e3) / 1e9,
+        "GB/s",
+        None,
+    );
+    Ok(out)
+}
+
 // ---- scenarios 2, 3, 4, 6: a fleet of sleeping programs --------------------------------
 
 struct Fleet {
     programs: usize,
-    /// `supervisor.sample_interval`; `None` leaves the default (5s).
+    /// `supervisor.sample_interval`; `None` leaves the default (15s).
     sample_interval: Option<&'static str>,
     /// Wait after the last program started before measuring memory (about two sample
     /// intervals, so the sampler has run and allocated what it keeps).
@@ -1080,6 +1412,8 @@ struct Fleet {
     cpu_window: Option<Duration>,
     cpu_target: bool,
     stop: bool,
+    /// Runs of start (and stop) in all; the idle measurements are taken in the first.
+    repeats: usize,
 }
 
 const FLEET_1: Fleet = Fleet {
@@ -1090,6 +1424,7 @@ const FLEET_1: Fleet = Fleet {
     measure_start: false,
     cpu_window: None,
     cpu_target: false,
+    repeats: 1,
     stop: false,
 };
 
@@ -1101,28 +1436,31 @@ const FLEET_100: Fleet = Fleet {
     measure_start: true,
     cpu_window: None,
     cpu_target: false,
+    repeats: 3,
     stop: true,
 };
 
 const FLEET_500: Fleet = Fleet {
     programs: 500,
     sample_interval: None,
-    settle: Duration::from_secs(11),
+    settle: Duration::from_secs(16),
     rss_target_mib: Some(15.0),
     measure_start: true,
-    cpu_window: Some(Duration::from_secs(30)),
+    cpu_window: Some(Duration::from_secs(60)),
     cpu_target: true,
+    repeats: 3,
     stop: true,
 };
 
-const FLEET_500_10S: Fleet = Fleet {
+const FLEET_500_5S: Fleet = Fleet {
     programs: 500,
-    sample_interval: Some("10s"),
+    sample_interval: Some("5s"),
     settle: Duration::from_secs(3),
     rss_target_mib: None,
     measure_start: false,
     cpu_window: Some(Duration::from_secs(30)),
     cpu_target: false,
+    repeats: 1,
     stop: false,
 };
 
@@ -1134,6 +1472,7 @@ const FLEET_500_60S: Fleet = Fleet {
     measure_start: false,
     cpu_window: Some(Duration::from_secs(60)),
     cpu_target: false,
+    repeats: 1,
     stop: false,
 };
 
@@ -1155,26 +1494,39 @@ fn fleet_config(bench: &Bench, run: &str, stamps: &Path, n: usize, sample_interv
     config(port, &supervisor, "", &programs)
 }
 
-fn fleet(bench: &Bench, f: &Fleet) -> Res<Outcome> {
-    let mut out = Outcome::default();
-    let n = f.programs;
+/// What one start of a fleet took (ms from spawning warden).
+struct Start {
+    last: f64,
+    first: f64,
+    live: f64,
+}
+
+/// What one stop of a fleet took.
+struct Stop {
+    ms: f64,
+    exit_code: f64,
+    survivors: usize,
+    alive_before: usize,
+}
+
+/// Starts warden with `n` sleeping programs and waits until each one has stamped.
+fn launch_fleet(bench: &Bench, n: usize, sample_interval: Option<&str>, out: &mut Outcome) -> Res<(Warden, Start)> {
     let (tmp, run) = bench.run_dir()?;
     let stamps_path = tmp.path().join("stamps");
     let port = free_port()?;
-    let cfg = fleet_config(bench, &run, &stamps_path, n, f.sample_interval, port);
+    let config = fleet_config(bench, &run, &stamps_path, n, sample_interval, port);
     let mut w = Warden::launch(
         bench,
         tmp,
         run,
         port,
         Launch {
-            config: cfg,
+            config,
             log: "info",
             nofile_soft: None,
         },
     )?;
-
-    // Start: /live first (polled every 2 ms), then every program's stamp.
+    // /live first (polled every 2 ms), then every program's stamp.
     let live = w.wait_live(Duration::from_secs(60), Duration::from_millis(2))?;
     let stamps = w.wait_stamps(&stamps_path, n, Duration::from_secs(60), Duration::from_millis(5))?;
     let spawned = wall_ns(w.spawned_wall);
@@ -1186,21 +1538,47 @@ fn fleet(bench: &Bench, f: &Fleet) -> Res<Outcome> {
             stamps.len()
         ));
     }
-    if f.measure_start {
-        out.metric(
-            format!("start: spawn warden -> last of {n} stamps"),
-            ms(last - spawned),
-            "ms",
-            Some(Goal::Below(1000.0)),
-        );
-        out.metric("start: spawn warden -> first stamp", ms(first - spawned), "ms", None);
-        out.metric(
-            "start: spawn warden -> /live answers 200",
-            live.as_secs_f64() * 1e3,
-            "ms",
-            None,
-        );
-    }
+    let start = Start {
+        last: ms(last - spawned),
+        first: ms(first - spawned),
+        live: live.as_secs_f64() * 1e3,
+    };
+    Ok((w, start))
+}
+
+/// SIGTERM, and how long warden takes to exit; which program processes are left.
+fn stop_fleet(w: &mut Warden) -> Res<Stop> {
+    let alive_before = run_processes(&w.run).len();
+    let t = Instant::now();
+    w.signal(libc::SIGTERM);
+    let (status, at) = w.wait_exit(Duration::from_secs(40))?;
+    let survivors = run_processes(&w.run).len();
+    let exit_code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status) as f64
+    } else {
+        -1.0
+    };
+    Ok(Stop {
+        ms: at.duration_since(t).as_secs_f64() * 1e3,
+        exit_code,
+        survivors,
+        alive_before,
+    })
+}
+
+fn median(v: &[f64]) -> f64 {
+    percentile(&sorted(v.to_vec()), 50.0)
+}
+
+fn list(v: &[f64]) -> String {
+    v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", ")
+}
+
+fn fleet(bench: &Bench, f: &Fleet) -> Res<Outcome> {
+    let mut out = Outcome::default();
+    let n = f.programs;
+    let (mut w, start) = launch_fleet(bench, n, f.sample_interval, &mut out)?;
+    let mut starts = vec![start];
 
     std::thread::sleep(f.settle);
     w.check_alive()?;
@@ -1225,7 +1603,7 @@ fn fleet(bench: &Bench, f: &Fleet) -> Res<Outcome> {
         let b = w.cpu()?;
         w.check_alive()?;
         let (ticks, precise) = cpu_percent(a, b);
-        let interval = f.sample_interval.unwrap_or("5s");
+        let interval = f.sample_interval.unwrap_or("15s");
         let goal = if f.cpu_target { Some(Goal::AtMost(0.1)) } else { None };
         out.metric(
             format!("idle CPU, {n} programs, sample {interval} (utime+stime)"),
@@ -1234,7 +1612,12 @@ fn fleet(bench: &Bench, f: &Fleet) -> Res<Outcome> {
             goal,
         );
         if let Some(p) = precise {
-            out.metric("  same, from the process CPU clock (ns)", p, "%", None);
+            out.metric(
+                format!("  same, process CPU clock (ns), sample {interval}"),
+                p,
+                "%",
+                None,
+            );
         }
         out.note(format!(
             "CPU window {:.1} s at sample_interval {interval}; ticks are 1/{} s",
@@ -1261,34 +1644,61 @@ fn fleet(bench: &Bench, f: &Fleet) -> Res<Outcome> {
         );
     }
 
+    let mut stops = Vec::new();
     if f.stop {
-        let before = run_processes(&w.run).len();
-        let t = Instant::now();
-        w.signal(libc::SIGTERM);
-        let (status, at) = w.wait_exit(Duration::from_secs(40))?;
-        let took = at.duration_since(t);
-        let survivors = run_processes(&w.run);
+        stops.push(stop_fleet(&mut w)?);
+    }
+    drop(w);
+    // Start and stop again (without the idle part): single runs are noisy on 2 cores.
+    for _ in 1..f.repeats {
+        let (mut w, start) = launch_fleet(bench, n, f.sample_interval, &mut out)?;
+        starts.push(start);
+        if f.stop {
+            stops.push(stop_fleet(&mut w)?);
+        }
+    }
+
+    if f.measure_start {
+        let last: Vec<f64> = starts.iter().map(|s| s.last).collect();
+        let first: Vec<f64> = starts.iter().map(|s| s.first).collect();
+        let live: Vec<f64> = starts.iter().map(|s| s.live).collect();
+        let runs = starts.len();
+        out.metric(
+            format!("start: spawn warden -> last of {n} stamps"),
+            median(&last),
+            "ms",
+            Some(Goal::Below(1000.0)),
+        );
+        out.metric("  spawn warden -> first stamp", median(&first), "ms", None);
+        out.metric("  spawn warden -> /live answers 200", median(&live), "ms", None);
+        out.note(format!(
+            "start, median of {runs} runs; last stamp [{}] ms, /live [{}] ms",
+            list(&last),
+            list(&live)
+        ));
+    }
+    if !stops.is_empty() {
+        let took: Vec<f64> = stops.iter().map(|s| s.ms).collect();
         out.metric(
             format!("stop: SIGTERM -> warden exits, {n} programs"),
-            took.as_secs_f64() * 1e3,
+            median(&took),
             "ms",
             Some(Goal::Below(500.0)),
         );
-        let code = if libc::WIFEXITED(status) {
-            libc::WEXITSTATUS(status) as f64
-        } else {
-            -1.0
-        };
-        out.metric("  exit code", code, "count", Some(Goal::Equals(0.0)));
+        let worst_code = stops.iter().map(|s| s.exit_code).find(|c| *c != 0.0).unwrap_or(0.0);
+        out.metric("  exit code (worst run)", worst_code, "count", Some(Goal::Equals(0.0)));
+        let survivors = stops.iter().map(|s| s.survivors).max().unwrap_or(0);
         out.metric(
-            "  program processes left",
-            survivors.len() as f64,
+            "  program processes left (worst run)",
+            survivors as f64,
             "count",
             Some(Goal::Equals(0.0)),
         );
-        if before != n {
+        out.note(format!("stop, median of {} runs: [{}] ms", stops.len(), list(&took)));
+        for s in stops.iter().filter(|s| s.alive_before != n) {
             out.note(format!(
-                "{before} program processes were alive before the stop (expected {n})"
+                "{} program processes were alive before a stop (expected {n})",
+                s.alive_before
             ));
         }
     }
@@ -1614,7 +2024,11 @@ fn fd_limit(bench: &Bench) -> Res<Outcome> {
     out.metric("  warden open fds", w.fds() as f64, "fds", None);
     match (&live, &alive) {
         (Ok(_), Ok(())) => {
-            if let Ok(status) = w.status() {
+            let status = w.status();
+            if let Err(e) = &status {
+                out.note(format!("GET /status failed: {e}"));
+            }
+            if let Ok(status) = status {
                 let mut states: HashMap<String, usize> = HashMap::new();
                 for p in status["programs"].as_array().into_iter().flatten() {
                     *states

@@ -57,7 +57,7 @@ fn empty_file_is_all_defaults() {
     assert_eq!(c.source, Path::new(FILE));
     assert_eq!(c.server.listen, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
     assert_eq!(c.supervisor.data_dir, Path::new("./data"));
-    assert_eq!(c.supervisor.sample_interval, Duration::from_secs(5));
+    assert_eq!(c.supervisor.sample_interval, Duration::from_secs(15));
     assert_eq!(c.supervisor.shutdown_timeout, Duration::from_secs(30));
     assert_eq!(c.logs.dir, Path::new("./logs"));
     assert_eq!(

@@ -34,7 +34,7 @@ use super::{
 // Defaults, as documented in docs/configuration.md and config/warden.toml.
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_DATA_DIR: &str = "./data";
-const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(5);
+const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(15);
 const MIN_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_LOG_DIR: &str = "./logs";

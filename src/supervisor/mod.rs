@@ -944,19 +944,29 @@ async fn sampler(
         let reaper = reaper.clone();
         let cgroups = cgroups.clone();
         let measured = tokio::task::spawn_blocking(move || {
-            let registered = reaper.registered();
-            let mut orphans = tree::orphans(&|pid| registered.contains(&pid));
+            // Adopted orphans are looked up once, and only if some program has no cgroup.
+            let mut orphans: Option<HashMap<String, Vec<i32>>> = None;
             running
                 .into_iter()
                 .map(|(name, pid)| {
-                    let mut roots = vec![pid as i32];
-                    roots.extend(orphans.remove(&name).unwrap_or_default());
-                    if let Some(cg) = &cgroups {
-                        roots.extend(cg.pids_of(&name));
-                    }
-                    let mut pids: Vec<i32> = roots.into_iter().flat_map(tree::descendants).collect();
-                    pids.sort_unstable();
-                    pids.dedup();
+                    // A program's cgroup holds its whole tree (escapees included): one
+                    // read lists it. Without one, walk the tree from /proc.
+                    let members = cgroups.as_ref().map(|cg| cg.pids_of(&name)).unwrap_or_default();
+                    let pids = if members.contains(&(pid as i32)) {
+                        members
+                    } else {
+                        let orphans = orphans.get_or_insert_with(|| {
+                            let registered = reaper.registered();
+                            tree::orphans(&|pid| registered.contains(&pid))
+                        });
+                        let mut roots = vec![pid as i32];
+                        roots.extend(orphans.remove(&name).unwrap_or_default());
+                        roots.extend(members);
+                        let mut pids: Vec<i32> = roots.into_iter().flat_map(tree::descendants).collect();
+                        pids.sort_unstable();
+                        pids.dedup();
+                        pids
+                    };
                     let usage = tree::usage(&pids);
                     (name, pid, usage)
                 })
