@@ -203,6 +203,11 @@ const SCENARIOS: &[Scenario] = &[
         run: baseline_log_copy,
     },
     Scenario {
+        name: "http-500",
+        about: "500 sleeping programs: GET /live throughput (keep-alive clients) and GET /metrics latency",
+        run: http_500,
+    },
+    Scenario {
         name: "fd-limit-1024",
         about: "500 programs with warden's RLIMIT_NOFILE soft limit at 1024 (a common default)",
         run: fd_limit,
@@ -2157,5 +2162,155 @@ mod roles {
         let end = now_ns();
         append(&var(STAMP), &format!("{start} {end}\n"));
         sleep_out()
+    }
+}
+
+// ---- HTTP: /live throughput, /metrics latency ----------------------------------------
+
+/// Keep-alive clients hammering `GET /live` for this long.
+const LIVE_WINDOW: Duration = Duration::from_secs(5);
+const LIVE_CLIENTS: usize = 8;
+/// Sequential `GET /metrics` requests timed.
+const METRICS_REQUESTS: usize = 300;
+
+fn http_500(bench: &Bench) -> Res<Outcome> {
+    let mut out = Outcome::default();
+    let (mut w, _) = launch_fleet(bench, 500, None, &mut out)?;
+    // Let the first usage sample land so /metrics carries every series.
+    std::thread::sleep(Duration::from_secs(2));
+    let port = w.port;
+    let cpu_before = cpu_ns(w.pid);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let started = Instant::now();
+    let clients: Vec<_> = (0..LIVE_CLIENTS)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || -> Res<(u64, u64)> {
+                let mut conn = KeepAlive::connect(port)?;
+                let (mut ok, mut other) = (0u64, 0u64);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match conn.get("/live")? {
+                        (200, _) => ok += 1,
+                        _ => other += 1,
+                    }
+                }
+                Ok((ok, other))
+            })
+        })
+        .collect();
+    std::thread::sleep(LIVE_WINDOW);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut ok = 0;
+    let mut other = 0;
+    for c in clients {
+        let (o, x) = c.join().map_err(|_| "a /live client panicked".to_string())??;
+        ok += o;
+        other += x;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let cpu = match (cpu_before, cpu_ns(w.pid)) {
+        (Some(a), Some(b)) => (b - a) as f64 / 1e9 / secs * 100.0,
+        _ => f64::NAN,
+    };
+    out.metric(
+        "GET /live per second, 500 programs",
+        ok as f64 / secs,
+        "req/s",
+        Some(Goal::AtLeast(50_000.0)),
+    );
+    out.metric(
+        "  answers other than 200",
+        other as f64,
+        "count",
+        Some(Goal::Equals(0.0)),
+    );
+    out.metric("  warden CPU during the flood (of one core)", cpu, "%", None);
+    out.note(format!(
+        "{LIVE_CLIENTS} keep-alive clients on this machine for {:.1} s (the clients share its 2 cores with warden)",
+        secs
+    ));
+
+    let mut conn = KeepAlive::connect(port)?;
+    let mut times = Vec::with_capacity(METRICS_REQUESTS);
+    let mut size = 0;
+    for _ in 0..METRICS_REQUESTS {
+        let t = Instant::now();
+        let (code, body) = conn.get("/metrics")?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        if code != 200 {
+            return Err(format!("GET /metrics answered {code}"));
+        }
+        size = body.len();
+    }
+    let times = sorted(times);
+    out.metric("GET /metrics p50, 500 programs", percentile(&times, 50.0), "ms", None);
+    out.metric(
+        "GET /metrics p99, 500 programs",
+        percentile(&times, 99.0),
+        "ms",
+        Some(Goal::Below(20.0)),
+    );
+    out.metric("  /metrics size", size as f64, "bytes", None);
+    let rss = proc_status(w.pid)
+        .map(|s| s.rss_kib as f64 / 1024.0)
+        .unwrap_or(f64::NAN);
+    out.metric("  warden RSS after the HTTP load", rss, "MiB", None);
+    stop_fleet(&mut w)?;
+    Ok(out)
+}
+
+/// One HTTP/1.1 keep-alive connection (answers with a Content-Length only).
+struct KeepAlive {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    request: Vec<u8>,
+}
+
+impl KeepAlive {
+    fn connect(port: u16) -> Res<KeepAlive> {
+        let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(|e| e.to_string())?;
+        Ok(KeepAlive {
+            stream,
+            buf: Vec::with_capacity(1 << 16),
+            request: Vec::new(),
+        })
+    }
+
+    fn get(&mut self, path: &str) -> Res<(u16, Vec<u8>)> {
+        self.request.clear();
+        let _ = write!(self.request, "GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n");
+        self.stream
+            .write_all(&self.request)
+            .map_err(|e| format!("write: {e}"))?;
+        self.buf.clear();
+        let mut chunk = [0u8; 16384];
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&self.buf[..end]).to_ascii_lowercase();
+                let code = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .ok_or("an answer without Content-Length")?;
+                while self.buf.len() < end + 4 + len {
+                    let n = self.stream.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
+                    if n == 0 {
+                        return Err("connection closed mid-answer".into());
+                    }
+                    self.buf.extend_from_slice(&chunk[..n]);
+                }
+                return Ok((code, self.buf[end + 4..end + 4 + len].to_vec()));
+            }
+            let n = self.stream.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
+            if n == 0 {
+                return Err("connection closed".into());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
     }
 }

@@ -6,9 +6,11 @@
 
 use std::time::{Duration, SystemTime};
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-use crate::events::{ExitRecord, ProgramSnapshot, Snapshot};
+use crate::events::{ExitRecord, ProbeSnapshot, ProgramSnapshot, Snapshot};
 
 /// `GET /status`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -17,10 +19,144 @@ pub struct Status {
     pub uptime_seconds: u64,
     pub warden: WardenInfo,
     pub programs: Vec<ProgramStatus>,
-    /// Host resources; filled by the health checks (an empty object until then).
-    pub system: serde_json::Map<String, serde_json::Value>,
-    /// Dependency checks (Postgres, Redis); empty until configured.
-    pub checks: serde_json::Map<String, serde_json::Value>,
+    /// Host resources at the last measurement; `null` until the first one.
+    pub system: Option<SystemInfo>,
+    /// Dependency checks (Postgres, Redis) by name.
+    pub checks: BTreeMap<String, CheckInfo>,
+}
+
+/// `system` in `/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SystemInfo {
+    /// RFC 3339 time of the measurement.
+    pub at: String,
+    /// `ok | warning | critical`: the worst of the parts.
+    pub level: String,
+    /// Average over the last `system.interval`; `null` until one interval passed.
+    pub cpu: Option<CpuInfo>,
+    pub memory: UsageInfo,
+    pub disks: Vec<DiskInfo>,
+    pub load_average: [f64; 3],
+    /// Each part with its level and the reason in words (what `/health` shows).
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Finding {
+    /// `cpu`, `memory`, `disk:MOUNT`.
+    pub component: String,
+    /// `ok | warning | critical`.
+    pub level: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CpuInfo {
+    pub usage_ratio: f64,
+    pub level: String,
+    pub cores: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UsageInfo {
+    pub used_bytes: u64,
+    pub total_bytes: u64,
+    pub usage_ratio: f64,
+    /// `ok | warning | critical`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DiskInfo {
+    pub mount: String,
+    pub filesystem: String,
+    #[serde(flatten)]
+    pub usage: UsageInfo,
+    /// Why it could not be measured (e.g. a configured mount that does not exist).
+    pub error: Option<String>,
+}
+
+/// One dependency check in `/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckInfo {
+    /// `postgres | redis`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub required: bool,
+    /// `up | down | unknown` (not checked yet).
+    pub status: String,
+    pub latency_ms: Option<f64>,
+    /// "ok", or what went wrong in words.
+    pub message: String,
+    pub checked_at: Option<String>,
+    /// Since when it has been up (or down).
+    pub since: Option<String>,
+    pub consecutive_failures: u32,
+}
+
+/// A program's probe in `/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProbeInfo {
+    /// `tcp | http | exec | mcp`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `healthy | unhealthy | unknown` (the thresholds have not decided yet).
+    pub status: String,
+    /// The last attempt: passed or not, what it said, when, how long it took.
+    pub ok: Option<bool>,
+    pub message: Option<String>,
+    pub checked_at: Option<String>,
+    pub duration_ms: Option<f64>,
+    pub consecutive_failures: u32,
+    /// What a failure does: `restart | alert | none`.
+    pub action: String,
+}
+
+/// `GET /ready`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ready {
+    pub ready: bool,
+    /// Why not, one entry per component, in words; empty when ready.
+    pub reasons: Vec<String>,
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Health {
+    /// `healthy | degraded | unhealthy`.
+    pub status: String,
+    pub ready: bool,
+    /// By component: `supervisor`, `program:NAME`, `check:NAME`, `system:cpu`,
+    /// `system:memory`, `system:disk:MOUNT`.
+    pub components: BTreeMap<String, Component>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Component {
+    /// `healthy | degraded | unhealthy`.
+    pub status: String,
+    /// In words: "running, probe passing (HTTP 200)", "connection refused", ...
+    pub reason: String,
+    /// Counts for readiness.
+    pub required: bool,
+}
+
+/// `POST /api/v1/events`: a business counter a program reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventReport {
+    /// One of `[metrics] event_kinds`.
+    pub kind: String,
+    /// How many happened (default 1).
+    #[serde(default = "one")]
+    pub count: u64,
+    /// The reporting program (a configured program name), if any.
+    #[serde(default)]
+    pub program: Option<String>,
+}
+
+fn one() -> u64 {
+    1
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,8 +187,14 @@ pub struct ProgramStatus {
     pub next_restart_in_seconds: Option<f64>,
     pub memory_bytes: Option<u64>,
     pub cpu_percent: Option<f64>,
-    /// The program's probe result; `null` until probes exist.
-    pub probe: Option<serde_json::Value>,
+    /// `null` for a program without a probe.
+    pub probe: Option<ProbeInfo>,
+    /// The port passed to the program as `PORT`.
+    pub port: Option<u16>,
+    /// Running and passing its probe (or without one).
+    pub healthy: bool,
+    /// Counts for `/ready`.
+    pub required: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,8 +230,8 @@ impl Status {
                 cgroup,
             },
             programs: snapshot.programs.iter().map(|p| ProgramStatus::new(p, now)).collect(),
-            system: Default::default(),
-            checks: Default::default(),
+            system: None,
+            checks: BTreeMap::new(),
         }
     }
 }
@@ -112,9 +254,37 @@ impl ProgramStatus {
                 .map(|t| t.duration_since(now).unwrap_or_default().as_secs_f64()),
             memory_bytes: p.memory_bytes,
             cpu_percent: p.cpu_percent.map(|c| (c * 10.0).round() / 10.0),
-            probe: None,
+            probe: p.probe.as_ref().map(ProbeInfo::new),
+            port: p.port,
+            healthy: p.healthy,
+            required: p.required,
         }
     }
+}
+
+impl ProbeInfo {
+    fn new(p: &ProbeSnapshot) -> Self {
+        ProbeInfo {
+            kind: p.kind.to_string(),
+            status: match p.healthy {
+                Some(true) => "healthy",
+                Some(false) => "unhealthy",
+                None => "unknown",
+            }
+            .to_string(),
+            ok: p.last.as_ref().map(|r| r.ok),
+            message: p.last.as_ref().map(|r| r.message.clone()),
+            checked_at: p.last.as_ref().map(|r| rfc3339(r.at)),
+            duration_ms: p.last.as_ref().map(|r| millis(r.duration)),
+            consecutive_failures: p.consecutive_failures,
+            action: p.action.to_string(),
+        }
+    }
+}
+
+/// Milliseconds with microsecond precision.
+pub fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
 impl LastExit {

@@ -7,16 +7,24 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use clap::Parser;
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command};
-use crate::config::{self, Config, ConfigDiff};
+use crate::config::{self, Config, ConfigDiff, SystemConfig};
+use crate::health::checks::{self, CheckSet, CheckStatus};
+use crate::health::probe::Prober;
+use crate::health::system::{self, SystemReport};
 use crate::http::{self, AppState};
+use crate::metrics::Metrics;
 use crate::platform::{self, cgroup::Cgroups, reaper::Reaper};
 use crate::supervisor::{self, Handle, Outcome};
 use crate::telemetry;
@@ -134,14 +142,24 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
     } else {
         None
     };
-    let (handle, mut supervisor) = supervisor::start(config, reaper, cgroups.clone());
+    let prober: Arc<dyn supervisor::ProbeRunner> = Arc::new(Probes(Prober::new(reaper.clone())));
+    let mut services = Services::start(&config);
+    let (handle, mut supervisor) = supervisor::start(config, reaper, cgroups.clone(), prober);
+    tokio::spawn(forward_checks(services.checks.subscribe(), handle.clone()));
 
     let stop_http = CancellationToken::new();
     let cgroup = cgroups.as_ref().map(|c| c.dir().display().to_string());
+    let shutting_down = Arc::new(AtomicBool::new(false));
     let app = http::router(AppState {
         supervisor: handle.clone(),
         started_at,
         cgroup,
+        shutting_down: shutting_down.clone(),
+        system: services.system.subscribe(),
+        checks: services.checks.subscribe(),
+        config: services.config.subscribe(),
+        metrics: Arc::new(Metrics::new()),
+        liveness: Arc::default(),
     });
     let http_stopped = stop_http.clone().cancelled_owned();
     let server = tokio::spawn(async move {
@@ -158,9 +176,17 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
     let outcome = loop {
         tokio::select! {
             outcome = &mut supervisor => break outcome.context("the supervision loop panicked")?,
-            _ = sigterm.recv() => { signals += 1; shutdown_signal(&handle, "SIGTERM", signals).await }
-            _ = sigint.recv() => { signals += 1; shutdown_signal(&handle, "SIGINT", signals).await }
-            _ = sighup.recv() => { let _ = reload(&handle, &source).await; }
+            _ = sigterm.recv() => {
+                signals += 1;
+                shutting_down.store(true, Ordering::Relaxed);
+                shutdown_signal(&handle, "SIGTERM", signals).await
+            }
+            _ = sigint.recv() => {
+                signals += 1;
+                shutting_down.store(true, Ordering::Relaxed);
+                shutdown_signal(&handle, "SIGINT", signals).await
+            }
+            _ = sighup.recv() => { let _ = reload(&handle, &source, &mut services).await; }
         }
     };
     stop_http.cancel();
@@ -186,14 +212,127 @@ async fn shutdown_signal(handle: &Handle, name: &str, count: u32) {
 
 /// Re-reads the configuration file and applies it; an invalid file is refused and the
 /// running configuration stays. Used by SIGHUP (and the API's reload).
-pub async fn reload(handle: &Handle, path: &Path) -> Result<ConfigDiff, String> {
+async fn reload(handle: &Handle, path: &Path, services: &mut Services) -> Result<ConfigDiff, String> {
     tracing::info!(config = %path.display(), "reloading the configuration");
     match config::load(path) {
-        Ok(new) => handle.reload(new).await.map_err(|e| e.to_string()),
+        Ok(new) => {
+            services.apply(&new);
+            handle.reload(new).await.map_err(|e| e.to_string())
+        }
         Err(errors) => {
             let text = errors.to_string();
             handle.reload_refused(text.clone()).await;
             Err(text)
         }
+    }
+}
+
+/// Runs program probes for the supervisor with [`Prober`].
+struct Probes(Prober);
+
+impl supervisor::ProbeRunner for Probes {
+    fn run(
+        &self,
+        program: Arc<crate::config::ProgramSpec>,
+        port: Option<u16>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = crate::events::ProbeResult> + Send>> {
+        let prober = self.0.clone();
+        Box::pin(async move {
+            let at = SystemTime::now();
+            let Some(probe) = program.probe.as_ref() else {
+                return crate::events::ProbeResult {
+                    ok: true,
+                    message: "no probe".into(),
+                    duration: Duration::ZERO,
+                    at,
+                };
+            };
+            let outcome = prober.probe(probe, &program, port).await;
+            crate::events::ProbeResult {
+                ok: outcome.ok,
+                message: outcome.message,
+                duration: outcome.duration,
+                at,
+            }
+        })
+    }
+}
+
+/// The health services beside the supervisor, and the channels the HTTP layer reads.
+/// A reload replaces the system measurer and the checks when their settings changed.
+struct Services {
+    config: watch::Sender<Arc<Config>>,
+    system: watch::Sender<Option<Arc<SystemReport>>>,
+    system_task: JoinHandle<()>,
+    checks: watch::Sender<Arc<Vec<CheckStatus>>>,
+    check_set: CheckSet,
+}
+
+impl Services {
+    fn start(config: &Config) -> Services {
+        let (system, _) = watch::channel(None);
+        let system_task = measure_system(config.system.clone(), system.clone());
+        let (checks, _) = watch::channel(Arc::new(Vec::new()));
+        let check_set = checks::spawn_checks(config.checks.clone(), checks.clone());
+        let (config_tx, _) = watch::channel(Arc::new(config.clone()));
+        Services {
+            config: config_tx,
+            system,
+            system_task,
+            checks,
+            check_set,
+        }
+    }
+
+    fn apply(&mut self, new: &Config) {
+        let old = self.config.borrow().clone();
+        if old.system != new.system {
+            self.system_task.abort();
+            self.system_task = measure_system(new.system.clone(), self.system.clone());
+        }
+        if old.checks != new.checks {
+            self.check_set = checks::spawn_checks(new.checks.clone(), self.checks.clone());
+        }
+        self.config.send_replace(Arc::new(new.clone()));
+    }
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        self.system_task.abort();
+    }
+}
+
+/// Runs the system measurer and republishes its reports on `out` (which outlives it).
+fn measure_system(config: SystemConfig, out: watch::Sender<Option<Arc<SystemReport>>>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let (mut reports, task) = system::spawn_system(config);
+        // Aborting this task drops the measurer with it.
+        let _task = AbortOnDrop(task);
+        while reports.changed().await.is_ok() {
+            let report = reports.borrow_and_update().clone();
+            out.send_replace(report);
+        }
+    })
+}
+
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Tells the supervisor how the checks stand after every change, so programs that
+/// `depends_on` a check start once it passes.
+async fn forward_checks(mut checks: watch::Receiver<Arc<Vec<CheckStatus>>>, handle: Handle) {
+    while checks.changed().await.is_ok() {
+        let states: Vec<(String, Option<bool>)> = checks
+            .borrow_and_update()
+            .iter()
+            .map(|c| (c.name.clone(), c.up))
+            .collect();
+        handle.set_checks(states).await;
     }
 }

@@ -5,6 +5,8 @@
 //! promises, so the contract cannot change by accident when a domain type does.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// The states of the contract, exactly.
@@ -209,6 +211,36 @@ pub enum EventKind {
     ReloadRefused {
         error: String,
     },
+    /// A probe crossed its threshold: the program became healthy or unhealthy.
+    ProbeChanged {
+        program: String,
+        healthy: bool,
+        /// The last attempt's outcome in words.
+        message: String,
+    },
+}
+
+/// One probe attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeResult {
+    pub ok: bool,
+    /// In words: "HTTP 200", "connection refused", "timed out after 2s".
+    pub message: String,
+    pub duration: std::time::Duration,
+    pub at: SystemTime,
+}
+
+/// A program's probe, as `/status` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeSnapshot {
+    /// `tcp | http | exec | mcp`.
+    pub kind: &'static str,
+    /// `None` until the thresholds decided (a new process starts undecided).
+    pub healthy: Option<bool>,
+    pub last: Option<ProbeResult>,
+    pub consecutive_failures: u32,
+    /// What a failure does: `restart | alert | none`.
+    pub action: &'static str,
 }
 
 /// The supervisor's view of every program, republished after each change on a
@@ -237,4 +269,42 @@ pub struct ProgramSnapshot {
     /// CPU of the whole tree over the last sample interval, in percent of one core.
     pub cpu_percent: Option<f64>,
     pub enabled: bool,
+    /// Counts for `/ready`.
+    pub required: bool,
+    /// The port passed as `PORT` (fixed, or assigned from `[ports] range`).
+    pub port: Option<u16>,
+    pub probe: Option<ProbeSnapshot>,
+    /// The program has a process, survived its start period and passes its probe (if
+    /// any): what `depends_on` condition `healthy` and `/ready` wait for.
+    pub healthy: bool,
+    /// Live counters of the program's log (read at each scrape, not copied).
+    pub log: Option<Arc<LogCounters>>,
+}
+
+/// What a program's log writer has written and lost, in bytes of program output.
+#[derive(Debug, Default)]
+pub struct LogCounters {
+    written: AtomicU64,
+    lost: AtomicU64,
+}
+
+impl LogCounters {
+    pub fn add_written(&self, bytes: u64) {
+        self.written.fetch_add(bytes, Ordering::Relaxed);
+    }
+    pub fn add_lost(&self, bytes: u64) {
+        self.lost.fetch_add(bytes, Ordering::Relaxed);
+    }
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
+    }
+}
+
+impl Snapshot {
+    pub fn program(&self, name: &str) -> Option<&ProgramSnapshot> {
+        self.programs.iter().find(|p| p.name == name)
+    }
 }

@@ -5,9 +5,9 @@
 //! | layer | modules |
 //! | --- | --- |
 //! | 0 vocabulary, no I/O | [`config`], [`events`], [`api`] |
-//! | 1 pure cores | [`supervisor::machine`], [`supervisor::backoff`], [`supervisor::order`] |
-//! | 2 runtime adapters | [`supervisor`] (the loop), [`platform`] (spawn, reap, kill, /proc), [`logs`], [`telemetry`] |
-//! | 3 surfaces | [`http`], [`cli`] |
+//! | 1 pure cores | [`supervisor::machine`], [`supervisor::backoff`], [`supervisor::order`], [`supervisor::health`], [`health::verdict`] |
+//! | 2 runtime adapters | [`supervisor`] (the loop), [`platform`] (spawn, reap, kill, /proc), [`logs`], [`health`] (probes, system, checks), [`telemetry`] |
+//! | 3 surfaces | [`http`], [`metrics`], [`cli`] |
 //! | 4 wiring | [`app`], `main.rs` |
 //!
 //! Start reading at [`app::run`]: it loads the config, starts the reaper, the
@@ -18,8 +18,13 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod events;
+pub mod health;
 pub mod http;
 pub mod logs;
+pub mod metrics;
+
 pub mod platform;
 pub mod supervisor;
 pub mod telemetry;
+#[cfg(test)]
+mod testing;

@@ -25,15 +25,18 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
     out
 }
 
-/// Equal in everything that needs a new process to take effect. Log rotation does not:
-/// the log writer applies a new rotation live, so a rotation-only change must not
-/// restart the program.
+/// Equal in everything that needs a new process to take effect. Log rotation, the probe
+/// and `required` do not: the log writer applies a new rotation live, the supervisor
+/// restarts only the probe, and readiness reads `required` each time, so changing them
+/// must not restart the program.
 fn same_process(old: &ProgramSpec, new: &ProgramSpec) -> bool {
-    if old.rotation == new.rotation {
+    if old.rotation == new.rotation && old.probe == new.probe && old.required == new.required {
         old == new
     } else {
         let mut old = old.clone();
         old.rotation = new.rotation;
+        old.probe = new.probe.clone();
+        old.required = new.required;
         old == *new
     }
 }

@@ -22,6 +22,15 @@ pub struct Config {
     pub server: ServerConfig,
     pub supervisor: SupervisorConfig,
     pub logs: LogConfig,
+    /// Where `port = "auto"` programs get their port.
+    pub ports: PortRange,
+    /// Host CPU, memory and disk checks.
+    pub system: SystemConfig,
+    /// Dependency checks (Postgres, Redis) in file order. Names are unique, and distinct
+    /// from program names (a program may `depends_on` a check).
+    pub checks: Vec<CheckSpec>,
+    /// Business counters programs may report through `POST /api/v1/events`.
+    pub metrics: MetricsConfig,
     /// Programs in file order. Names are unique.
     pub programs: Vec<Arc<ProgramSpec>>,
 }
@@ -31,6 +40,76 @@ impl Config {
     pub fn program(&self, name: &str) -> Option<&Arc<ProgramSpec>> {
         self.programs.iter().find(|p| p.name == name)
     }
+}
+
+/// `[ports] range = "9100-9199"`: inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl PortRange {
+    pub fn contains(&self, port: u16) -> bool {
+        (self.first..=self.last).contains(&port)
+    }
+}
+
+/// `[system]`: host checks (sysinfo).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SystemConfig {
+    /// How often CPU, memory and disks are measured; CPU usage is the average over it.
+    pub interval: Duration,
+    pub cpu: Thresholds,
+    pub memory: Thresholds,
+    pub disk: Thresholds,
+    /// Mount points to check; empty means every real (non-virtual) filesystem.
+    pub mounts: Vec<PathBuf>,
+}
+
+/// Usage ratios (0.0 to 1.0) at which a resource is a warning or critical.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    pub warning: f64,
+    pub critical: f64,
+}
+
+/// One `[[check]]`: a dependency warden checks on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckSpec {
+    /// `[a-z0-9-]+`, unique among checks and programs.
+    pub name: String,
+    pub kind: CheckKind,
+    /// Connection URL (may carry a password: never shown).
+    pub url: Secret,
+    /// A failing required check makes `/ready` answer 503.
+    pub required: bool,
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckKind {
+    /// `SELECT 1` over sqlx.
+    Postgres,
+    /// `PING`.
+    Redis,
+}
+
+impl CheckKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Redis => "redis",
+        }
+    }
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsConfig {
+    /// The `kind`s `POST /api/v1/events` accepts (bounded label values).
+    pub event_kinds: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +188,105 @@ pub struct ProgramSpec {
     pub memory_limit_grace: Duration,
     /// Log rotation of this program (the `[logs]` defaults unless overridden).
     pub rotation: Rotation,
+    /// The port the program listens on, passed to it as `PORT`.
+    pub port: Option<PortSpec>,
+    /// How warden checks that the program works.
+    pub probe: Option<ProbeSpec>,
+    /// Counts for `/ready` (default: an enabled, autostarted program is required).
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortSpec {
+    Fixed(u16),
+    /// A free port from `[ports] range`, kept across restarts.
+    Auto,
+}
+
+/// A program's probe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeSpec {
+    pub kind: ProbeKind,
+    /// Wait this long after a start before the first probe.
+    pub initial_delay: Duration,
+    pub interval: Duration,
+    /// One probe attempt fails when it takes longer than this.
+    pub timeout: Duration,
+    /// Consecutive failures before the program counts as unhealthy.
+    pub failure_threshold: u32,
+    /// Consecutive successes before an unhealthy (or new) program counts as healthy.
+    pub success_threshold: u32,
+    pub action: ProbeAction,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProbeKind {
+    /// A TCP connect succeeds.
+    Tcp { host: String, port: ProbePort },
+    /// `GET http://HOST:PORT/PATH` answers a status in `status`.
+    Http {
+        host: String,
+        port: ProbePort,
+        path: String,
+        status: StatusRange,
+        /// Extra request headers (values may be secrets, e.g. a bearer token).
+        headers: Vec<(String, Secret)>,
+    },
+    /// The command exits 0 (run like the program: same user, cwd and environment).
+    Exec { command: String, args: Vec<String> },
+    /// An MCP server over streamable HTTP answers a JSON-RPC `initialize` with a
+    /// `result` carrying `serverInfo`.
+    Mcp {
+        host: String,
+        port: ProbePort,
+        path: String,
+    },
+}
+
+impl ProbeKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Tcp { .. } => "tcp",
+            Self::Http { .. } => "http",
+            Self::Exec { .. } => "exec",
+            Self::Mcp { .. } => "mcp",
+        }
+    }
+}
+
+/// Which port a network probe connects to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbePort {
+    Fixed(u16),
+    /// The program's own port (fixed or assigned).
+    Program,
+}
+
+/// Accepted HTTP statuses, inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeAction {
+    /// Restart the program (through its backoff, reason `probe failed`).
+    Restart,
+    /// Report it (state reason, `/health`, alerts) and leave the program running.
+    Alert,
+    /// Only record it.
+    None,
+}
+
+impl ProbeAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Restart => "restart",
+            Self::Alert => "alert",
+            Self::None => "none",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,6 +27,12 @@ pub struct RawConfig {
     pub server: Option<RawServer>,
     pub supervisor: Option<RawSupervisor>,
     pub logs: Option<RawLogs>,
+    pub ports: Option<RawPorts>,
+    pub system: Option<RawSystem>,
+    /// `[[check]]` entries in file order.
+    #[serde(default)]
+    pub check: Vec<Spanned<RawCheck>>,
+    pub metrics: Option<RawMetrics>,
     /// `[[program]]` entries in file order; the span is the `[[program]]` header (or
     /// the inline table), where "missing `name`" points.
     #[serde(default)]
@@ -59,6 +65,68 @@ pub struct RawLogs {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a [ports] table")]
+pub struct RawPorts {
+    pub range: Option<Spanned<Scalar>>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a [system] table")]
+pub struct RawSystem {
+    pub interval: Option<Spanned<Scalar>>,
+    pub cpu: Option<RawThresholds>,
+    pub memory: Option<RawThresholds>,
+    pub disk: Option<RawThresholds>,
+    pub mounts: Option<Vec<Spanned<Scalar>>>,
+}
+
+/// Percentages: `{ warning = 85, critical = 95 }`.
+#[derive(Deserialize)]
+#[serde(expecting = "a table like { warning = 85, critical = 95 } (percent)")]
+pub struct RawThresholds {
+    pub warning: Option<Spanned<Scalar>>,
+    pub critical: Option<Spanned<Scalar>>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a [[check]] table")]
+pub struct RawCheck {
+    pub name: Option<Spanned<Scalar>>,
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<Scalar>>,
+    pub url: Option<Spanned<Scalar>>,
+    pub required: Option<Spanned<Scalar>>,
+    pub interval: Option<Spanned<Scalar>>,
+    pub timeout: Option<Spanned<Scalar>>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a [metrics] table")]
+pub struct RawMetrics {
+    pub event_kinds: Option<Vec<Spanned<Scalar>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a [program.probe] table")]
+pub struct RawProbe {
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<Scalar>>,
+    pub host: Option<Spanned<Scalar>>,
+    pub port: Option<Spanned<Scalar>>,
+    pub path: Option<Spanned<Scalar>>,
+    pub status: Option<Spanned<Scalar>>,
+    pub headers: Option<RawEnv>,
+    pub command: Option<Spanned<Scalar>>,
+    pub args: Option<Vec<Spanned<Scalar>>>,
+    pub initial_delay: Option<Spanned<Scalar>>,
+    pub interval: Option<Spanned<Scalar>>,
+    pub timeout: Option<Spanned<Scalar>>,
+    pub failure_threshold: Option<Spanned<Scalar>>,
+    pub success_threshold: Option<Spanned<Scalar>>,
+    pub action: Option<Spanned<Scalar>>,
+}
+
+#[derive(Deserialize)]
 #[serde(expecting = "a [[program]] table")]
 pub struct RawProgram {
     pub name: Option<Spanned<Scalar>>,
@@ -82,6 +150,9 @@ pub struct RawProgram {
     pub memory_limit: Option<Spanned<Scalar>>,
     pub memory_limit_grace: Option<Spanned<Scalar>>,
     pub logs: Option<RawRotation>,
+    pub port: Option<Spanned<Scalar>>,
+    pub probe: Option<Spanned<RawProbe>>,
+    pub required: Option<Spanned<Scalar>>,
 }
 
 #[derive(Deserialize)]
@@ -323,8 +394,20 @@ mod tests {
     #[test]
     fn fields_come_from_serde() {
         assert_eq!(fields_of::<RawServer>(), ["listen"]);
-        assert_eq!(fields_of::<RawConfig>(), ["server", "supervisor", "logs", "program"]);
-        assert_eq!(fields_of::<RawProgram>().len(), 21);
+        assert_eq!(
+            fields_of::<RawConfig>(),
+            [
+                "server",
+                "supervisor",
+                "logs",
+                "ports",
+                "system",
+                "check",
+                "metrics",
+                "program"
+            ]
+        );
+        assert_eq!(fields_of::<RawProgram>().len(), 24);
     }
 
     #[test]

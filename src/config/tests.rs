@@ -480,13 +480,13 @@ jiter = "full"
     assert_eq!(
         errors(text),
         [
-            "w.toml:2:2: unknown key `sever` at the top level: did you mean `server`? (known keys: server, supervisor, logs, program)",
+            "w.toml:2:2: unknown key `sever` at the top level: did you mean `server`? (known keys: server, supervisor, logs, ports, system, check, metrics, program)",
             "w.toml:6:1: unknown key `max_sise` in [logs]: did you mean `max_size`? (known keys: dir, max_size, max_files, tail_lines, max_line)",
-            "w.toml:11:1: unknown key `restat` in [[program]] \"web\": did you mean `restart`? (known keys: name, command, args, cwd, env, env_passthrough, user, group, enabled, autostart, restart, backoff, max_restarts, restart_window, start_period, stop_signal, stop_timeout, depends_on, memory_limit, memory_limit_grace, logs)",
+            "w.toml:11:1: unknown key `restat` in [[program]] \"web\": did you mean `restart`? (known keys: name, command, args, cwd, env, env_passthrough, user, group, enabled, autostart, restart, backoff, max_restarts, restart_window, start_period, stop_signal, stop_timeout, depends_on, memory_limit, memory_limit_grace, logs, port, probe, required)",
             "w.toml:12:29: unknown key `multiplyer` in backoff of [[program]] \"web\": did you mean `multiplier`? (known keys: initial, max, multiplier, reset_after, jitter)",
             "w.toml:13:30: unknown key `conditon` in depends_on of [[program]] \"web\": did you mean `condition`? (known keys: name, condition)",
             "w.toml:14:25: unknown key `rotate` in logs of [[program]] \"web\" (known keys: max_size, max_files)",
-            "w.toml:19:1: unknown key `zzzzzzzz` in [[program]] \"db\" (known keys: name, command, args, cwd, env, env_passthrough, user, group, enabled, autostart, restart, backoff, max_restarts, restart_window, start_period, stop_signal, stop_timeout, depends_on, memory_limit, memory_limit_grace, logs)",
+            "w.toml:19:1: unknown key `zzzzzzzz` in [[program]] \"db\" (known keys: name, command, args, cwd, env, env_passthrough, user, group, enabled, autostart, restart, backoff, max_restarts, restart_window, start_period, stop_signal, stop_timeout, depends_on, memory_limit, memory_limit_grace, logs, port, probe, required)",
             "w.toml:22:1: unknown key `jiter` in backoff of [[program]] \"db\": did you mean `jitter`? (known keys: initial, max, multiplier, reset_after, jitter)",
         ]
     );
@@ -667,8 +667,8 @@ fn unknown_dependency() {
     assert_eq!(
         errors("[[program]]\nname = \"web\"\ncommand = \"x\"\ndepends_on = [\"db-migrat\", { name = \"cache\" }]\n\n[[program]]\nname = \"db-migrate\"\ncommand = \"y\"\n"),
         [
-            "w.toml:4:15: depends_on: no program named \"db-migrat\" (did you mean \"db-migrate\"?)",
-            "w.toml:4:37: depends_on: no program named \"cache\"",
+            "w.toml:4:15: depends_on: no program or check named \"db-migrat\" (did you mean \"db-migrate\"?)",
+            "w.toml:4:37: depends_on: no program or check named \"cache\"",
         ]
     );
 }
@@ -902,7 +902,7 @@ restart = "never"
 fn example_config_is_valid() {
     let c = parse(example(), Path::new("config/warden.toml"), &no_env).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&str> = c.programs.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["watcher", "flaky", "worker", "reports"]);
+    assert_eq!(names, ["watcher", "flaky", "worker", "api", "reports"]);
     assert!(
         !c.program("reports").unwrap().enabled,
         "reports is off unless FEATURE_REPORTS is set"
@@ -914,7 +914,7 @@ fn example_config_is_valid() {
     assert!(on.program("reports").unwrap().enabled);
     // Every script it runs exists (paths are relative to the repository root).
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for p in &c.programs {
+    for p in c.programs.iter().filter(|p| p.command == "python3") {
         assert!(
             root.join(&p.args[0]).is_file(),
             "{} runs a missing script {}",
@@ -922,4 +922,302 @@ fn example_config_is_valid() {
             p.args[0]
         );
     }
+}
+
+// ---- health: probes, ports, checks, system, metrics --------------------------------
+
+#[test]
+fn health_defaults() {
+    let c = ok(MINIMAL);
+    assert_eq!(
+        c.ports,
+        PortRange {
+            first: 9100,
+            last: 9199
+        }
+    );
+    assert_eq!(c.system.interval, Duration::from_secs(10));
+    assert_eq!(
+        c.system.disk,
+        Thresholds {
+            warning: 0.8,
+            critical: 0.9
+        }
+    );
+    assert!(c.checks.is_empty());
+    assert!(c.metrics.event_kinds.contains(&"email_processed".to_string()));
+    let web = &c.programs[0];
+    assert_eq!(web.port, None);
+    assert_eq!(web.probe, None);
+    assert!(web.required, "an enabled, autostarted program is required by default");
+}
+
+#[test]
+fn a_full_health_section_is_read() {
+    let c = ok_with(
+        r#"
+[ports]
+range = "9300-9301"
+
+[system]
+interval = "5s"
+cpu = { warning = 70, critical = 90.5 }
+mounts = ["/", "/data"]
+
+[metrics]
+event_kinds = ["email_processed", "briefing_sent"]
+
+[[check]]
+name = "db"
+type = "postgres"
+required = false
+timeout = "1s"
+
+[[check]]
+name = "cache"
+type = "redis"
+url = "redis://127.0.0.1:6379"
+
+[[program]]
+name = "mcp"
+command = "python3"
+port = "auto"
+depends_on = [{ name = "db", condition = "healthy" }]
+probe = { type = "mcp", interval = "5s", failure_threshold = 2, action = "alert" }
+
+[[program]]
+name = "web"
+command = "web"
+port = 8080
+required = false
+[program.probe]
+type = "http"
+path = "/healthz"
+status = "200-204"
+headers = { Authorization = "Bearer ${TOKEN}" }
+"#,
+        &[("DATABASE_URL", "postgres://u:pw@db/app"), ("TOKEN", "t0k")],
+    );
+    assert_eq!(
+        c.ports,
+        PortRange {
+            first: 9300,
+            last: 9301
+        }
+    );
+    assert_eq!(
+        c.system.cpu,
+        Thresholds {
+            warning: 0.7,
+            critical: 0.905
+        }
+    );
+    assert_eq!(c.system.mounts, [Path::new("/"), Path::new("/data")]);
+    assert_eq!(c.metrics.event_kinds, ["email_processed", "briefing_sent"]);
+    assert_eq!(c.checks.len(), 2);
+    assert_eq!(c.checks[0].url.expose(), "postgres://u:pw@db/app", "from $DATABASE_URL");
+    assert!(!c.checks[0].required);
+    assert_eq!(c.checks[0].timeout, Duration::from_secs(1));
+    assert_eq!(c.checks[1].kind, CheckKind::Redis);
+    let mcp = &c.programs[0];
+    assert_eq!(mcp.port, Some(PortSpec::Auto));
+    let probe = mcp.probe.as_ref().unwrap();
+    assert_eq!(
+        probe.kind,
+        ProbeKind::Mcp {
+            host: "127.0.0.1".into(),
+            port: ProbePort::Program,
+            path: "/mcp".into()
+        }
+    );
+    assert_eq!((probe.failure_threshold, probe.action), (2, ProbeAction::Alert));
+    let web = &c.programs[1];
+    assert!(!web.required);
+    match &web.probe.as_ref().unwrap().kind {
+        ProbeKind::Http {
+            path, status, headers, ..
+        } => {
+            assert_eq!(path, "/healthz");
+            assert_eq!(*status, StatusRange { first: 200, last: 204 });
+            assert_eq!(headers[0].0, "Authorization");
+            assert_eq!(headers[0].1.expose(), "Bearer t0k");
+        }
+        other => panic!("not http: {other:?}"),
+    }
+}
+
+#[test]
+fn probe_mistakes_are_reported_with_their_place() {
+    let text = r#"[[program]]
+name = "a"
+command = "a"
+probe = { type = "grpc" }
+
+[[program]]
+name = "b"
+command = "b"
+probe = { type = "http" }
+
+[[program]]
+name = "c"
+command = "c"
+port = 9000
+probe = { type = "exec", path = "/x", status = 99, failure_threshold = 0 }
+
+[[program]]
+name = "d"
+command = "d"
+port = 9001
+probe = { type = "http", status = "300-200", path = "health", timeout = "0s" }
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "w.toml:4:18: invalid probe type \"grpc\": use \"tcp\", \"http\", \"exec\" or \"mcp\"",
+            "w.toml:9:9: a probe of type \"http\" needs a port: set probe.port, or the program's `port` (a number or \"auto\")",
+            "w.toml:15:9: a probe of type \"exec\" needs `command`",
+            "w.toml:15:33: probe key `path` does not apply to type \"exec\"",
+            "w.toml:15:48: probe key `status` does not apply to type \"exec\"",
+            "w.toml:15:72: probe failure_threshold must be at least 1",
+            "w.toml:21:35: invalid probe status \"300-200\": use a status like 200, or a range like \"200-299\"",
+            "w.toml:21:53: probe path \"health\" must start with /",
+            "w.toml:21:73: probe timeout must be longer than 0s",
+        ]
+    );
+}
+
+#[test]
+fn ports_are_claimed_once_and_auto_ones_must_fit() {
+    let text = r#"[ports]
+range = "9100-9101"
+
+[[program]]
+name = "a"
+command = "a"
+port = 9100
+
+[[program]]
+name = "b"
+command = "b"
+port = 9100
+
+[[program]]
+name = "c"
+command = "c"
+port = "auto"
+
+[[program]]
+name = "d"
+command = "d"
+port = "auto"
+
+[[program]]
+name = "e"
+command = "e"
+port = "eighty"
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "w.toml:12:8: port 9100 is already claimed by program \"a\"",
+            "w.toml:22:8: no port left for program \"d\": [ports] range 9100-9101 has 1 free ports for 2 \"auto\" programs",
+            "w.toml:27:8: invalid port \"eighty\": use a number from 1 to 65535, or \"auto\" for one from [ports] range",
+        ]
+    );
+    assert_eq!(
+        one_error("[ports]\nrange = \"9200-9100\"\n"),
+        "w.toml:2:9: invalid ports.range \"9200-9100\": write FIRST-LAST with 1 <= FIRST <= LAST <= 65535, like \"9100-9199\""
+    );
+}
+
+#[test]
+fn check_mistakes_never_show_the_url() {
+    let text = r#"[[check]]
+name = "db"
+type = "mysql"
+
+[[check]]
+name = "db2"
+type = "postgres"
+url = "mysql://root:hunter2@x/db"
+
+[[check]]
+name = "cache"
+type = "redis"
+
+[[check]]
+name = "cache"
+type = "redis"
+url = "redis://x"
+
+[[program]]
+name = "web"
+command = "web"
+depends_on = ["dbb"]
+"#;
+    let errs = errors(text);
+    assert_eq!(
+        errs,
+        [
+            "w.toml:1:1: [[check]] \"db\" has no `url` and $DATABASE_URL is not set",
+            "w.toml:3:8: invalid value \"mysql\" for check type: use postgres or redis",
+            "w.toml:8:7: postgres check url must start with postgres:// or postgresql://",
+            "w.toml:10:1: [[check]] \"cache\" has no `url` and $REDIS_URL is not set",
+            "w.toml:15:8: duplicate check name \"cache\"",
+            "w.toml:22:15: depends_on: no program or check named \"dbb\" (did you mean \"db\"?)",
+        ]
+    );
+    assert!(errs.iter().all(|e| !e.contains("hunter2")));
+}
+
+#[test]
+fn a_program_may_depend_on_a_check_but_not_share_its_name() {
+    let c = ok_with(
+        "[[check]]\nname = \"db\"\ntype = \"postgres\"\n\n[[program]]\nname = \"web\"\ncommand = \"w\"\ndepends_on = [\"db\"]\n",
+        &[("DATABASE_URL", "postgres://x")],
+    );
+    assert_eq!(c.programs[0].depends_on[0].name, "db");
+    assert_eq!(
+        errors_with(
+            "[[check]]\nname = \"db\"\ntype = \"postgres\"\n\n[[program]]\nname = \"db\"\ncommand = \"w\"\n",
+            &[("DATABASE_URL", "postgres://x")],
+        ),
+        ["w.toml:6:8: program name \"db\" is also the name of a [[check]]: names must be distinct"]
+    );
+}
+
+#[test]
+fn system_and_metrics_mistakes() {
+    let text = r#"[system]
+interval = "100ms"
+cpu = { warning = 95, critical = 90 }
+disk = { warning = 0, critical = "90" }
+mounts = ["data"]
+
+[metrics]
+event_kinds = ["Emails", "ok", "ok"]
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "w.toml:2:12: system.interval must be at least 1s (CPU usage is averaged over it), not 100ms",
+            "w.toml:3:19: system.cpu.warning (95%) is above system.cpu.critical (90%)",
+            "w.toml:4:20: system.disk.warning must be a percentage above 0 and at most 100, not 0",
+            "w.toml:4:34: system.disk.critical must be a percentage above 0 and at most 100, not \"90\"",
+            "w.toml:5:11: system.mounts entry \"data\" must be an absolute mount point, like \"/\" or \"/data\"",
+            "w.toml:8:16: invalid event kind \"Emails\": use a-z, 0-9 and _ (at most 63 characters)",
+            "w.toml:8:32: event kind \"ok\" is listed twice",
+        ]
+    );
+}
+
+#[test]
+fn a_probe_or_required_change_does_not_restart_the_program() {
+    let before = ok("[[program]]\nname = \"web\"\ncommand = \"w\"\nport = 9000\n");
+    let after =
+        ok("[[program]]\nname = \"web\"\ncommand = \"w\"\nport = 9000\nrequired = false\nprobe = { type = \"tcp\" }\n");
+    let d = diff(&before, &after);
+    assert_eq!(d.unchanged, ["web"]);
+    let moved = ok("[[program]]\nname = \"web\"\ncommand = \"w\"\nport = 9001\n");
+    assert_eq!(diff(&before, &moved).changed, ["web"]);
 }

@@ -24,11 +24,12 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::interp::{self, is_env_name};
-use super::raw::{self, RawConfig, RawDependency, RawProgram, Scalar, Segment};
+use super::raw::{self, RawConfig, RawDependency, RawProbe, RawProgram, Scalar, Segment};
 use super::units;
 use super::{
-    BackoffSpec, Config, ConfigError, ConfigErrors, Dependency, DependencyCondition, Jitter, LogConfig, ProgramSpec,
-    RestartPolicy, Rotation, Secret, ServerConfig, SupervisorConfig,
+    BackoffSpec, CheckKind, CheckSpec, Config, ConfigError, ConfigErrors, Dependency, DependencyCondition, Jitter,
+    LogConfig, MetricsConfig, PortRange, PortSpec, ProbeAction, ProbeKind, ProbePort, ProbeSpec, ProgramSpec,
+    RestartPolicy, Rotation, Secret, ServerConfig, StatusRange, SupervisorConfig, SystemConfig, Thresholds,
 };
 
 // Defaults, as documented in docs/configuration.md and config/warden.toml.
@@ -54,6 +55,43 @@ const DEFAULT_START_PERIOD: Duration = Duration::from_secs(1);
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_MEMORY_LIMIT_GRACE: Duration = Duration::from_secs(10);
 const MAX_NAME_LEN: usize = 63;
+const DEFAULT_PORTS: PortRange = PortRange {
+    first: 9100,
+    last: 9199,
+};
+const DEFAULT_SYSTEM_INTERVAL: Duration = Duration::from_secs(10);
+const MIN_SYSTEM_INTERVAL: Duration = Duration::from_secs(1);
+const DEFAULT_CPU: Thresholds = Thresholds {
+    warning: 0.85,
+    critical: 0.95,
+};
+const DEFAULT_MEMORY: Thresholds = Thresholds {
+    warning: 0.85,
+    critical: 0.95,
+};
+const DEFAULT_DISK: Thresholds = Thresholds {
+    warning: 0.80,
+    critical: 0.90,
+};
+const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+const DEFAULT_PROBE_INITIAL_DELAY: Duration = Duration::ZERO;
+const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(10);
+const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
+const DEFAULT_SUCCESS_THRESHOLD: u32 = 1;
+const DEFAULT_PROBE_HOST: &str = "127.0.0.1";
+const DEFAULT_MCP_PATH: &str = "/mcp";
+const DEFAULT_HTTP_STATUS: StatusRange = StatusRange { first: 200, last: 399 };
+/// Accepted by `POST /api/v1/events` unless `[metrics] event_kinds` says otherwise.
+pub const DEFAULT_EVENT_KINDS: &[&str] = &[
+    "email_processed",
+    "message_sent",
+    "response_generated",
+    "task_completed",
+    "task_failed",
+];
+const MAX_EVENT_KINDS: usize = 100;
 
 const RESTART_POLICIES: &[(&str, RestartPolicy)] = &[
     ("always", RestartPolicy::Always),
@@ -64,6 +102,12 @@ const JITTERS: &[(&str, Jitter)] = &[
     ("none", Jitter::None),
     ("full", Jitter::Full),
     ("decorrelated", Jitter::Decorrelated),
+];
+const CHECK_KINDS: &[(&str, CheckKind)] = &[("postgres", CheckKind::Postgres), ("redis", CheckKind::Redis)];
+const PROBE_ACTIONS: &[(&str, ProbeAction)] = &[
+    ("restart", ProbeAction::Restart),
+    ("alert", ProbeAction::Alert),
+    ("none", ProbeAction::None),
 ];
 const CONDITIONS: &[(&str, DependencyCondition)] = &[
     ("started", DependencyCondition::Started),
@@ -189,6 +233,10 @@ impl Validator<'_> {
         let server = self.server(raw);
         let supervisor = self.supervisor(raw);
         let logs = self.logs(raw);
+        let ports = self.ports(raw);
+        let system = self.system(raw);
+        let metrics = self.metrics(raw);
+        let (checks, check_names) = self.checks(raw);
         let mut programs = Vec::with_capacity(raw.program.len());
         let mut facts = Vec::with_capacity(raw.program.len());
         for (index, program) in raw.program.iter().enumerate() {
@@ -196,12 +244,17 @@ impl Validator<'_> {
             programs.push(Arc::new(spec));
             facts.push(fact);
         }
-        self.check_graph(&facts);
+        self.check_graph(&facts, &check_names);
+        self.check_ports(raw, &programs, ports);
         Config {
             source: self.file.to_path_buf(),
             server,
             supervisor,
             logs,
+            ports,
+            system,
+            checks,
+            metrics,
             programs,
         }
     }
@@ -411,6 +464,10 @@ impl Validator<'_> {
             },
         };
 
+        let port = p.port.as_ref().and_then(|v| self.port_spec(v));
+        let probe = p.probe.as_ref().and_then(|v| self.probe(v, port.is_some()));
+        let required = self.boolean(p.required.as_ref(), "required", enabled && autostart);
+
         let spec = ProgramSpec {
             name: name.as_ref().map(|(n, _)| n.clone()).unwrap_or_default(),
             command,
@@ -433,6 +490,9 @@ impl Validator<'_> {
             memory_limit,
             memory_limit_grace,
             rotation,
+            port,
+            probe,
+            required,
         };
         (spec, ProgramFacts { name, deps })
     }
@@ -645,7 +705,7 @@ impl Validator<'_> {
     }
 
     /// Checks across programs: duplicate names, dependency targets, cycles.
-    fn check_graph(&mut self, facts: &[ProgramFacts]) {
+    fn check_graph(&mut self, facts: &[ProgramFacts], checks: &[String]) {
         let mut first: HashMap<&str, usize> = HashMap::new();
         for (i, fact) in facts.iter().enumerate() {
             let Some((name, span)) = &fact.name else { continue };
@@ -666,6 +726,17 @@ impl Validator<'_> {
             }
         }
 
+        for fact in facts {
+            if let Some((name, span)) = &fact.name {
+                if checks.contains(name) {
+                    self.error(
+                        span,
+                        format!("program name {name:?} is also the name of a [[check]]: names must be distinct"),
+                    );
+                }
+            }
+        }
+
         // edges[i]: the programs i depends on, with the place of each `depends_on` entry.
         let mut edges: Vec<Vec<(usize, Range<usize>)>> = vec![Vec::new(); facts.len()];
         for (i, fact) in facts.iter().enumerate() {
@@ -675,11 +746,13 @@ impl Validator<'_> {
                     self.error(span, format!("program {dep:?} depends on itself"));
                 } else if let Some(&j) = first.get(dep.as_str()) {
                     edges[i].push((j, span.clone()));
+                } else if checks.contains(dep) {
+                    // A check: no edge (checks depend on nothing).
                 } else {
-                    let hint = closest(dep, first.keys().copied())
+                    let hint = closest(dep, first.keys().copied().chain(checks.iter().map(String::as_str)))
                         .map(|c| format!(" (did you mean {c:?}?)"))
                         .unwrap_or_default();
-                    self.error(span, format!("depends_on: no program named {dep:?}{hint}"));
+                    self.error(span, format!("depends_on: no program or check named {dep:?}{hint}"));
                 }
             }
         }
@@ -717,6 +790,19 @@ impl Validator<'_> {
                 (raw::fields_of::<raw::RawSupervisor>(), "in [supervisor]".to_owned())
             }
             [Segment::Key(k)] if k == "logs" => (raw::fields_of::<raw::RawLogs>(), "in [logs]".to_owned()),
+            [Segment::Key(k)] if k == "ports" => (raw::fields_of::<raw::RawPorts>(), "in [ports]".to_owned()),
+            [Segment::Key(k)] if k == "system" => (raw::fields_of::<raw::RawSystem>(), "in [system]".to_owned()),
+            [Segment::Key(k), Segment::Key(sub)] if k == "system" => {
+                (raw::fields_of::<raw::RawThresholds>(), format!("in system.{sub}"))
+            }
+            [Segment::Key(k)] if k == "metrics" => (raw::fields_of::<raw::RawMetrics>(), "in [metrics]".to_owned()),
+            [Segment::Key(k), Segment::Index(i)] if k == "check" => {
+                (raw::fields_of::<raw::RawCheck>(), format!("in [[check]] #{}", i + 1))
+            }
+            [Segment::Key(k), Segment::Index(i), sub] if k == "program" && *sub == program_key("probe") => (
+                raw::fields_of::<raw::RawProbe>(),
+                format!("in probe of {}", program_label(*i)),
+            ),
             [Segment::Key(k), Segment::Index(i)] if k == "program" => {
                 (raw::fields_of::<RawProgram>(), format!("in {}", program_label(*i)))
             }
@@ -741,6 +827,7 @@ impl Validator<'_> {
         let span = key_span(self.root, path)
             .or_else(|| match parent {
                 [Segment::Key(k), Segment::Index(i), ..] if k == "program" => raw.program.get(*i).map(|p| p.span()),
+                [Segment::Key(k), Segment::Index(i), ..] if k == "check" => raw.check.get(*i).map(|c| c.span()),
                 _ => None,
             })
             .unwrap_or(0..0);
@@ -753,6 +840,517 @@ impl Validator<'_> {
             format!(" (known keys: {})", known.join(", "))
         };
         self.error(&span, format!("unknown key `{key}` {context}{hint}{known_list}"));
+    }
+
+    // --- [ports], [system], [metrics], [[check]], probes ------------------------------
+
+    fn ports(&mut self, raw: &RawConfig) -> PortRange {
+        let Some(value) = raw.ports.as_ref().and_then(|p| p.range.as_ref()) else {
+            return DEFAULT_PORTS;
+        };
+        let Some(text) = self.text(value, "ports.range") else {
+            return DEFAULT_PORTS;
+        };
+        let parsed = text.split_once('-').and_then(|(a, b)| {
+            let first = a.trim().parse::<u16>().ok()?;
+            let last = b.trim().parse::<u16>().ok()?;
+            (first >= 1 && first <= last).then_some(PortRange { first, last })
+        });
+        parsed.unwrap_or_else(|| {
+            self.error(
+                &value.span(),
+                format!("invalid ports.range {text:?}: write FIRST-LAST with 1 <= FIRST <= LAST <= 65535, like \"9100-9199\""),
+            );
+            DEFAULT_PORTS
+        })
+    }
+
+    fn system(&mut self, raw: &RawConfig) -> SystemConfig {
+        let s = raw.system.as_ref();
+        let interval_value = s.and_then(|s| s.interval.as_ref());
+        let mut interval = self.duration(interval_value, "system.interval", DEFAULT_SYSTEM_INTERVAL);
+        if let Some(value) = interval_value {
+            if interval < MIN_SYSTEM_INTERVAL {
+                self.error(
+                    &value.span(),
+                    format!(
+                        "system.interval must be at least {} (CPU usage is averaged over it), not {}",
+                        units::format_duration(MIN_SYSTEM_INTERVAL),
+                        units::format_duration(interval)
+                    ),
+                );
+                interval = DEFAULT_SYSTEM_INTERVAL;
+            }
+        }
+        let cpu = self.thresholds(s.and_then(|s| s.cpu.as_ref()), "system.cpu", DEFAULT_CPU);
+        let memory = self.thresholds(s.and_then(|s| s.memory.as_ref()), "system.memory", DEFAULT_MEMORY);
+        let disk = self.thresholds(s.and_then(|s| s.disk.as_ref()), "system.disk", DEFAULT_DISK);
+        let mut mounts = Vec::new();
+        for value in s.and_then(|s| s.mounts.as_ref()).into_iter().flatten() {
+            let Some(text) = self.non_empty_text(value, "system.mounts entry") else {
+                continue;
+            };
+            if !text.starts_with('/') {
+                self.error(
+                    &value.span(),
+                    format!("system.mounts entry {text:?} must be an absolute mount point, like \"/\" or \"/data\""),
+                );
+                continue;
+            }
+            mounts.push(PathBuf::from(text));
+        }
+        SystemConfig {
+            interval,
+            cpu,
+            memory,
+            disk,
+            mounts,
+        }
+    }
+
+    /// `{ warning = 85, critical = 95 }` in percent, stored as ratios.
+    fn thresholds(&mut self, raw: Option<&raw::RawThresholds>, key: &str, default: Thresholds) -> Thresholds {
+        let Some(raw) = raw else { return default };
+        let mut percent = |value: Option<&Spanned<Scalar>>, which: &str, default: f64| -> f64 {
+            let Some(value) = value else { return default };
+            let number = match value.get_ref() {
+                Scalar::Int(i) => Some(*i as f64),
+                Scalar::Float(x) => Some(*x),
+                _ => None,
+            };
+            match number {
+                Some(n) if n > 0.0 && n <= 100.0 => n / 100.0,
+                _ => {
+                    self.error(
+                        &value.span(),
+                        format!(
+                            "{key}.{which} must be a percentage above 0 and at most 100, not {}",
+                            value.get_ref()
+                        ),
+                    );
+                    default
+                }
+            }
+        };
+        let warning = percent(raw.warning.as_ref(), "warning", default.warning);
+        let critical = percent(raw.critical.as_ref(), "critical", default.critical);
+        if warning > critical {
+            let span = raw
+                .warning
+                .as_ref()
+                .or(raw.critical.as_ref())
+                .map(|v| v.span())
+                .unwrap_or(0..0);
+            self.error(
+                &span,
+                format!(
+                    "{key}.warning ({}%) is above {key}.critical ({}%)",
+                    warning * 100.0,
+                    critical * 100.0
+                ),
+            );
+            return default;
+        }
+        Thresholds { warning, critical }
+    }
+
+    fn metrics(&mut self, raw: &RawConfig) -> MetricsConfig {
+        let Some(values) = raw.metrics.as_ref().and_then(|m| m.event_kinds.as_ref()) else {
+            return MetricsConfig {
+                event_kinds: DEFAULT_EVENT_KINDS.iter().map(|k| k.to_string()).collect(),
+            };
+        };
+        let mut event_kinds: Vec<String> = Vec::new();
+        for value in values {
+            let Some(kind) = self.string(value, "metrics.event_kinds entry") else {
+                continue;
+            };
+            let valid = !kind.is_empty()
+                && kind.len() <= MAX_NAME_LEN
+                && kind
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !valid {
+                self.error(
+                    &value.span(),
+                    format!("invalid event kind {kind:?}: use a-z, 0-9 and _ (at most {MAX_NAME_LEN} characters)"),
+                );
+            } else if event_kinds.iter().any(|k| k == kind) {
+                self.error(&value.span(), format!("event kind {kind:?} is listed twice"));
+            } else {
+                event_kinds.push(kind.to_owned());
+            }
+        }
+        if event_kinds.len() > MAX_EVENT_KINDS {
+            if let Some(value) = values.get(MAX_EVENT_KINDS) {
+                self.error(
+                    &value.span(),
+                    format!(
+                        "metrics.event_kinds has more than {MAX_EVENT_KINDS} entries: each is a metric label value"
+                    ),
+                );
+            }
+        }
+        MetricsConfig { event_kinds }
+    }
+
+    /// The valid checks, and the name of every `[[check]]` (valid or not, so that one bad
+    /// check does not also make `depends_on` on it an error).
+    fn checks(&mut self, raw: &RawConfig) -> (Vec<CheckSpec>, Vec<String>) {
+        let mut checks: Vec<CheckSpec> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        for (i, entry) in raw.check.iter().enumerate() {
+            let c = entry.get_ref();
+            let name = match &c.name {
+                None => {
+                    self.error(&entry.span(), format!("[[check]] #{} is missing the key `name`", i + 1));
+                    None
+                }
+                Some(value) => self.string(value, "check name").and_then(|name| {
+                    if !is_program_name(name) {
+                        self.error(
+                            &value.span(),
+                            format!(
+                                "invalid check name {name:?}: use a-z, 0-9 and -, at most {MAX_NAME_LEN} characters"
+                            ),
+                        );
+                        None
+                    } else if names.iter().any(|other| other == name) {
+                        self.error(&value.span(), format!("duplicate check name {name:?}"));
+                        None
+                    } else {
+                        names.push(name.to_owned());
+                        Some(name.to_owned())
+                    }
+                }),
+            };
+            let kind = match &c.kind {
+                None => {
+                    self.error(
+                        &entry.span(),
+                        "[[check]] is missing the key `type` (\"postgres\" or \"redis\")",
+                    );
+                    None
+                }
+                some => Some(self.choice(some.as_ref(), "check type", CheckKind::Postgres, CHECK_KINDS)),
+            };
+            let url = match (&c.url, kind) {
+                (Some(value), Some(kind)) => self
+                    .non_empty_text(value, "check url")
+                    .and_then(|url| self.check_url(kind, &url, &value.span()).then_some(url)),
+                (None, Some(kind)) => {
+                    let var = match kind {
+                        CheckKind::Postgres => "DATABASE_URL",
+                        CheckKind::Redis => "REDIS_URL",
+                    };
+                    match (self.env)(var).filter(|v| !v.trim().is_empty()) {
+                        Some(url) => self.check_url(kind, &url, &entry.span()).then_some(url),
+                        None => {
+                            self.error(
+                                &entry.span(),
+                                format!(
+                                    "[[check]] {:?} has no `url` and ${var} is not set",
+                                    name.as_deref().unwrap_or("?")
+                                ),
+                            );
+                            None
+                        }
+                    }
+                }
+                _ => None,
+            };
+            let required = self.boolean(c.required.as_ref(), "check required", true);
+            let interval = self.duration(c.interval.as_ref(), "check interval", DEFAULT_CHECK_INTERVAL);
+            let timeout = self.duration(c.timeout.as_ref(), "check timeout", DEFAULT_CHECK_TIMEOUT);
+            for (value, d, key) in [
+                (&c.interval, interval, "check interval"),
+                (&c.timeout, timeout, "check timeout"),
+            ] {
+                if let (Some(value), true) = (value, d.is_zero()) {
+                    self.error(&value.span(), format!("{key} must be longer than 0s"));
+                }
+            }
+            if let (Some(name), Some(kind), Some(url)) = (name, kind, url) {
+                checks.push(CheckSpec {
+                    name,
+                    kind,
+                    url: Secret::new(url),
+                    required,
+                    interval,
+                    timeout,
+                });
+            }
+        }
+        (checks, names)
+    }
+
+    /// The scheme fits the check; the URL itself is never quoted (it may hold a password).
+    fn check_url(&mut self, kind: CheckKind, url: &str, span: &Range<usize>) -> bool {
+        let schemes: &[&str] = match kind {
+            CheckKind::Postgres => &["postgres://", "postgresql://"],
+            CheckKind::Redis => &["redis://", "rediss://"],
+        };
+        if schemes.iter().any(|s| url.starts_with(s)) {
+            return true;
+        }
+        self.error(
+            span,
+            format!("{} check url must start with {}", kind.as_str(), schemes.join(" or ")),
+        );
+        false
+    }
+
+    fn port_spec(&mut self, value: &Spanned<Scalar>) -> Option<PortSpec> {
+        match value.get_ref() {
+            Scalar::Str(s) if s == "auto" => Some(PortSpec::Auto),
+            Scalar::Int(i) if (1..=65535).contains(i) => Some(PortSpec::Fixed(*i as u16)),
+            other => {
+                self.error(
+                    &value.span(),
+                    format!(
+                        "invalid port {other}: use a number from 1 to 65535, or \"auto\" for one from [ports] range"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn probe(&mut self, value: &Spanned<RawProbe>, program_has_port: bool) -> Option<ProbeSpec> {
+        let p = value.get_ref();
+        let span = value.span();
+        let Some(kind_value) = &p.kind else {
+            self.error(
+                &span,
+                "probe is missing the key `type` (\"tcp\", \"http\", \"exec\" or \"mcp\")",
+            );
+            return None;
+        };
+        let kind_word = match kind_value.get_ref() {
+            Scalar::Str(s) if ["tcp", "http", "exec", "mcp"].contains(&s.as_str()) => s.clone(),
+            other => {
+                self.error(
+                    &kind_value.span(),
+                    format!("invalid probe type {other}: use \"tcp\", \"http\", \"exec\" or \"mcp\""),
+                );
+                return None;
+            }
+        };
+        // Keys that only some types take.
+        let network = kind_word != "exec";
+        let misplaced: [(&str, bool, Option<Range<usize>>); 7] = [
+            ("host", network, p.host.as_ref().map(|v| v.span())),
+            ("port", network, p.port.as_ref().map(|v| v.span())),
+            (
+                "path",
+                kind_word == "http" || kind_word == "mcp",
+                p.path.as_ref().map(|v| v.span()),
+            ),
+            ("status", kind_word == "http", p.status.as_ref().map(|v| v.span())),
+            ("headers", kind_word == "http", p.headers.as_ref().map(|_| span.clone())),
+            ("command", kind_word == "exec", p.command.as_ref().map(|v| v.span())),
+            ("args", kind_word == "exec", p.args.as_ref().map(|_| span.clone())),
+        ];
+        for (key, allowed, at) in misplaced {
+            if let (false, Some(at)) = (allowed, at) {
+                self.error(&at, format!("probe key `{key}` does not apply to type \"{kind_word}\""));
+            }
+        }
+        let host = p
+            .host
+            .as_ref()
+            .and_then(|v| self.non_empty_text(v, "probe host"))
+            .unwrap_or_else(|| DEFAULT_PROBE_HOST.to_owned());
+        let port = match &p.port {
+            Some(v) => match v.get_ref() {
+                Scalar::Int(i) if (1..=65535).contains(i) => ProbePort::Fixed(*i as u16),
+                other => {
+                    self.error(
+                        &v.span(),
+                        format!("invalid probe port {other}: use a number from 1 to 65535"),
+                    );
+                    ProbePort::Program
+                }
+            },
+            None => {
+                if network && !program_has_port {
+                    self.error(
+                        &span,
+                        format!("a probe of type \"{kind_word}\" needs a port: set probe.port, or the program's `port` (a number or \"auto\")"),
+                    );
+                }
+                ProbePort::Program
+            }
+        };
+        let path = |this: &mut Self, default: &str| -> String {
+            let Some(v) = &p.path else { return default.to_owned() };
+            match this.non_empty_text(v, "probe path") {
+                Some(path) if path.starts_with('/') => path,
+                Some(path) => {
+                    this.error(&v.span(), format!("probe path {path:?} must start with /"));
+                    default.to_owned()
+                }
+                None => default.to_owned(),
+            }
+        };
+        let kind = match kind_word.as_str() {
+            "tcp" => ProbeKind::Tcp { host, port },
+            "mcp" => ProbeKind::Mcp {
+                host,
+                port,
+                path: path(self, DEFAULT_MCP_PATH),
+            },
+            "http" => {
+                let path = path(self, "/");
+                let status = p.status.as_ref().map_or(DEFAULT_HTTP_STATUS, |v| self.status_range(v));
+                let mut headers = Vec::new();
+                for (name, value) in p.headers.iter().flat_map(|h| h.0.iter()) {
+                    let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+                    if !valid {
+                        self.error(
+                            &value.span(),
+                            format!("invalid header name {name:?}: use letters, digits and -"),
+                        );
+                        continue;
+                    }
+                    if let Some(text) = self.text(value, &format!("probe header {name}")) {
+                        headers.push((name.clone(), Secret::new(text)));
+                    }
+                }
+                ProbeKind::Http {
+                    host,
+                    port,
+                    path,
+                    status,
+                    headers,
+                }
+            }
+            _ => {
+                let command = match &p.command {
+                    Some(v) => self.non_empty_text(v, "probe command").unwrap_or_default(),
+                    None => {
+                        self.error(&span, "a probe of type \"exec\" needs `command`");
+                        String::new()
+                    }
+                };
+                let args = p
+                    .args
+                    .iter()
+                    .flatten()
+                    .enumerate()
+                    .map(|(i, a)| self.text(a, &format!("probe args[{i}]")).unwrap_or_default())
+                    .collect();
+                ProbeKind::Exec { command, args }
+            }
+        };
+        let initial_delay = self.duration(
+            p.initial_delay.as_ref(),
+            "probe initial_delay",
+            DEFAULT_PROBE_INITIAL_DELAY,
+        );
+        let interval = self.duration(p.interval.as_ref(), "probe interval", DEFAULT_PROBE_INTERVAL);
+        let timeout = self.duration(p.timeout.as_ref(), "probe timeout", DEFAULT_PROBE_TIMEOUT);
+        for (value, d, key) in [
+            (&p.interval, interval, "probe interval"),
+            (&p.timeout, timeout, "probe timeout"),
+        ] {
+            if let (Some(value), true) = (value, d.is_zero()) {
+                self.error(&value.span(), format!("{key} must be longer than 0s"));
+            }
+        }
+        let mut threshold = |value: &Option<Spanned<Scalar>>, key: &str, default: u32| -> u32 {
+            let n = self.integer(value.as_ref(), key, default);
+            if n == 0 {
+                if let Some(v) = value {
+                    self.error(&v.span(), format!("{key} must be at least 1"));
+                }
+                return default;
+            }
+            n
+        };
+        let failure_threshold = threshold(
+            &p.failure_threshold,
+            "probe failure_threshold",
+            DEFAULT_FAILURE_THRESHOLD,
+        );
+        let success_threshold = threshold(
+            &p.success_threshold,
+            "probe success_threshold",
+            DEFAULT_SUCCESS_THRESHOLD,
+        );
+        let action = self.choice(p.action.as_ref(), "probe action", ProbeAction::Restart, PROBE_ACTIONS);
+        Some(ProbeSpec {
+            kind,
+            initial_delay,
+            interval,
+            timeout,
+            failure_threshold,
+            success_threshold,
+            action,
+        })
+    }
+
+    /// `200`, or `"200-299"`.
+    fn status_range(&mut self, value: &Spanned<Scalar>) -> StatusRange {
+        let parsed = match value.get_ref() {
+            Scalar::Int(i) => u16::try_from(*i).ok().map(|s| (s, s)),
+            Scalar::Str(s) => s
+                .split_once('-')
+                .and_then(|(a, b)| Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?))),
+            _ => None,
+        };
+        match parsed {
+            Some((first, last)) if (100..=599).contains(&first) && first <= last && last <= 599 => {
+                StatusRange { first, last }
+            }
+            _ => {
+                self.error(
+                    &value.span(),
+                    format!(
+                        "invalid probe status {}: use a status like 200, or a range like \"200-299\"",
+                        value.get_ref()
+                    ),
+                );
+                DEFAULT_HTTP_STATUS
+            }
+        }
+    }
+
+    /// Fixed ports are claimed once; `auto` programs fit in the range.
+    fn check_ports(&mut self, raw: &RawConfig, programs: &[Arc<ProgramSpec>], range: PortRange) {
+        let mut claimed: HashMap<u16, &str> = HashMap::new();
+        let mut auto = 0usize;
+        for (spec, entry) in programs.iter().zip(&raw.program) {
+            match spec.port {
+                Some(PortSpec::Fixed(port)) => {
+                    let span = entry.get_ref().port.as_ref().map(|v| v.span()).unwrap_or(0..0);
+                    match claimed.get(&port) {
+                        Some(other) => {
+                            self.error(&span, format!("port {port} is already claimed by program {other:?}"))
+                        }
+                        None => {
+                            claimed.insert(port, &spec.name);
+                        }
+                    }
+                }
+                Some(PortSpec::Auto) => {
+                    auto += 1;
+                    let free = (range.last - range.first) as usize + 1
+                        - claimed.keys().filter(|p| range.contains(**p)).count();
+                    if auto > free {
+                        let span = entry.get_ref().port.as_ref().map(|v| v.span()).unwrap_or(0..0);
+                        self.error(
+                            &span,
+                            format!(
+                                "no port left for program {:?}: [ports] range {}-{} has {} free ports for {auto} \"auto\" programs",
+                                spec.name, range.first, range.last, free
+                            ),
+                        );
+                    }
+                }
+                None => {}
+            }
+        }
     }
 
     // --- typed reads of one value; each reports its own error and returns a fallback ---

@@ -9,7 +9,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -17,6 +16,7 @@ use super::frame::{find_last_newline, find_newline, Framer, Prefix};
 use super::tail::{Segment, Tail};
 use super::{LogLine, Stream};
 use crate::config::Rotation;
+use crate::events::LogCounters;
 
 /// One program's log: `DIR/NAME.log` and the last lines in memory. Shared (as
 /// `Arc<LogSink>`) by the capture of its stdout, of its stderr, and the supervisor's
@@ -31,8 +31,7 @@ pub struct LogSink {
     file: Mutex<LogFile>,
     /// A lock of its own so that readers of the tail never wait for a file write.
     tail: Mutex<Tail>,
-    written: AtomicU64,
-    lost: AtomicU64,
+    counters: Arc<LogCounters>,
 }
 
 impl std::fmt::Debug for LogSink {
@@ -79,8 +78,7 @@ impl LogSink {
             tail_lines,
             file: Mutex::new(file),
             tail: Mutex::new(Tail::new(tail_lines)),
-            written: AtomicU64::new(0),
-            lost: AtomicU64::new(0),
+            counters: Arc::default(),
         }))
     }
 
@@ -113,14 +111,19 @@ impl LogSink {
     /// Bytes of program output written to the file so far (for tests/metrics): the
     /// bytes read from the pipes, newlines included, whose records reached the file.
     pub fn bytes_written(&self) -> u64 {
-        self.written.load(Ordering::Relaxed)
+        self.counters.written()
     }
 
     /// Bytes of program output read but not written because writing the file failed
     /// (a chunk whose write failed half-way counts whole). `bytes_written() +
     /// bytes_lost()` is everything read and framed.
     pub fn bytes_lost(&self) -> u64 {
-        self.lost.load(Ordering::Relaxed)
+        self.counters.lost()
+    }
+
+    /// The written/lost counters, shared with whoever reports them (metrics).
+    pub fn counters(&self) -> Arc<LogCounters> {
+        self.counters.clone()
     }
 
     pub(crate) fn max_line(&self) -> usize {
@@ -137,7 +140,7 @@ impl LogSink {
         let mut file = lock(&self.file);
         match file.write(records) {
             Ok(()) => {
-                self.written.fetch_add(raw, Ordering::Relaxed);
+                self.counters.add_written(raw);
                 if let Some(lost) = file.failing.take() {
                     tracing::info!(
                         program = %self.program,
@@ -148,7 +151,7 @@ impl LogSink {
                 }
             }
             Err(error) => {
-                self.lost.fetch_add(raw, Ordering::Relaxed);
+                self.counters.add_lost(raw);
                 match &mut file.failing {
                     Some(lost) => *lost += raw,
                     None => {

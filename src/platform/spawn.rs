@@ -38,6 +38,7 @@ pub struct Spawned {
 }
 
 /// Starts `spec` through the reaper; `on_exit` gets the status of the main process.
+/// `port`, when the program has one, is passed as `PORT`.
 ///
 /// Errors are what the operator needs to read: "No such file or directory", "user
 /// `nobody` requires warden to run as root", ...
@@ -45,15 +46,17 @@ pub fn spawn(
     reaper: &Reaper,
     spec: &ProgramSpec,
     cgroup: Option<&ProgramCgroup>,
+    port: Option<u16>,
     on_exit: OnExit,
 ) -> io::Result<Spawned> {
     let mut cmd = Command::new(&spec.command);
     cmd.args(&spec.args)
         .env_clear()
-        .envs(environment(spec, &|k| std::env::var_os(k)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .envs(environment(spec, &|k| std::env::var_os(k)));
+    if let Some(port) = port {
+        cmd.env("PORT", port.to_string());
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     if let Some(cwd) = &spec.cwd {
         cmd.current_dir(cwd);
     }

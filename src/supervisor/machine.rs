@@ -99,6 +99,8 @@ pub enum Input {
     Abort(ExitReason),
     /// A timer armed by an earlier [`Action::Arm`] fired.
     Timer { epoch: u64, timer: Timer },
+    /// The program's probe passed: it is up, even before `start_period` is over.
+    Up,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,6 +254,11 @@ impl Program {
             Input::Abort(reason) => {
                 if self.phase == Phase::Starting && self.pid.is_none() {
                     self.set_phase(Phase::Stopped, Some(reason.to_string()), &mut out);
+                }
+            }
+            Input::Up => {
+                if self.phase == Phase::Starting {
+                    self.set_phase(Phase::Running, None, &mut out);
                 }
             }
             Input::Timer { epoch, timer } => {
@@ -483,43 +490,11 @@ fn round_ms(d: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{BackoffSpec, Jitter, Rotation};
     use rand::rngs::StdRng as StepRng;
     use rand::SeedableRng;
 
     pub(crate) fn spec(name: &str) -> ProgramSpec {
-        ProgramSpec {
-            name: name.to_string(),
-            command: "true".to_string(),
-            args: vec![],
-            cwd: None,
-            env: Default::default(),
-            env_passthrough: vec![],
-            user: None,
-            group: None,
-            enabled: true,
-            autostart: true,
-            restart: RestartPolicy::Always,
-            backoff: BackoffSpec {
-                initial: Duration::from_secs(1),
-                max: Duration::from_secs(8),
-                multiplier: 2.0,
-                reset_after: Duration::from_secs(60),
-                jitter: Jitter::None,
-            },
-            max_restarts: 3,
-            restart_window: Duration::from_secs(600),
-            start_period: Duration::from_secs(1),
-            stop_signal: Signal::SIGTERM,
-            stop_timeout: Duration::from_secs(10),
-            depends_on: vec![],
-            memory_limit: None,
-            memory_limit_grace: Duration::from_secs(10),
-            rotation: Rotation {
-                max_size: 1 << 20,
-                max_files: 1,
-            },
-        }
+        crate::testing::program(name)
     }
 
     /// A program driven by hand with an explicit clock.
@@ -811,5 +786,20 @@ mod tests {
         );
         // The next crash is again the first of a streak: restarted at once.
         assert!(spawns(&h.crash(0.2, 1)));
+    }
+
+    #[test]
+    fn a_passing_probe_ends_the_start_period_early() {
+        let mut s = spec("a");
+        s.start_period = Duration::from_secs(30);
+        let mut h = Harness::new(s);
+        h.at(0.0, Input::Start);
+        h.spawned(0.0);
+        assert_eq!(h.p.phase, Phase::Starting);
+        h.at(0.5, Input::Up);
+        assert_eq!(h.p.phase, Phase::Running);
+        // The start-period timer of that process is stale now.
+        h.fire(30.0, Timer::StartPeriod);
+        assert_eq!(h.p.phase, Phase::Running);
     }
 }

@@ -11,10 +11,13 @@
 //! snapshot or subscribe to events, and the loop never waits for them.
 
 pub mod backoff;
+pub mod health;
 pub mod machine;
 pub mod order;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -25,13 +28,25 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{self, Config, ConfigDiff, ProgramSpec};
-use crate::events::{Event, EventKind, ExitReason, ExitStatus, ProgramSnapshot, Snapshot};
+use crate::config::{self, Config, ConfigDiff, PortSpec, ProbeAction, ProgramSpec};
+use crate::events::{Event, EventKind, ExitReason, ExitStatus, ProbeResult, ProbeSnapshot, ProgramSnapshot, Snapshot};
 use crate::logs::{self, LogSink, Stream};
 use crate::platform::cgroup::{Cgroups, ProgramCgroup};
 use crate::platform::reaper::Reaper;
 use crate::platform::{spawn, tree};
+use health::{Change, ProbeTracker};
 use machine::{Action, Input, Phase, Program, StopIntent, Timer};
+
+/// Runs one attempt of a program's probe (`program.probe`, which is set) against the
+/// program's port. `app` provides it (the `health` module), so the loop knows nothing of
+/// TCP, HTTP or MCP. The attempt must end within the probe's timeout.
+pub trait ProbeRunner: Send + Sync + 'static {
+    fn run(&self, program: Arc<ProgramSpec>, port: Option<u16>) -> Pin<Box<dyn Future<Output = ProbeResult> + Send>>;
+}
+
+/// Slack the loop gives a probe attempt beyond its own timeout before it counts it as
+/// timed out itself (a safety net: the runner enforces the timeout).
+const PROBE_GRACE: Duration = Duration::from_secs(1);
 
 /// After a forced stop, how long to wait for the killed trees to be reaped.
 const FORCED_EXIT_WAIT: Duration = Duration::from_secs(5);
@@ -66,9 +81,13 @@ enum Command {
     Restart(String, Reply<Result<(), CommandError>>),
     Reload(Box<Config>, Reply<Result<ConfigDiff, CommandError>>),
     ReloadRefused(String),
-    Shutdown { force: bool },
+    Shutdown {
+        force: bool,
+    },
     Ping(Reply<()>),
     Logs(String, Reply<Option<Arc<LogSink>>>),
+    /// The latest verdict of each dependency check, by name (`None`: not checked yet).
+    Checks(Vec<(String, Option<bool>)>),
 }
 
 /// Messages from warden's own helpers (reaper callbacks, sampler) to the loop.
@@ -81,6 +100,11 @@ enum Internal {
     Sampled {
         at: Instant,
         usage: Vec<(String, u32, tree::Usage)>,
+    },
+    Probed {
+        name: String,
+        pid: u32,
+        result: ProbeResult,
     },
 }
 
@@ -145,6 +169,12 @@ impl Handle {
         let _ = self.commands.send(Command::Shutdown { force }).await;
     }
 
+    /// Tells the loop how the dependency checks stand, so programs that `depends_on` a
+    /// check start once it passes.
+    pub async fn set_checks(&self, checks: Vec<(String, Option<bool>)>) {
+        let _ = self.commands.send(Command::Checks(checks)).await;
+    }
+
     /// The log sink of a program (for the tail).
     pub async fn logs(&self, name: &str) -> Option<Arc<LogSink>> {
         let name = name.to_string();
@@ -161,7 +191,12 @@ impl Handle {
 /// Starts the loop and the sampler for `config`. The loop ends after a shutdown, once
 /// every program is down and its logs are drained. With `cgroups`, each program runs in
 /// a cgroup of its own.
-pub fn start(config: Config, reaper: Reaper, cgroups: Option<Cgroups>) -> (Handle, JoinHandle<Outcome>) {
+pub fn start(
+    config: Config,
+    reaper: Reaper,
+    cgroups: Option<Cgroups>,
+    prober: Arc<dyn ProbeRunner>,
+) -> (Handle, JoinHandle<Outcome>) {
     let (commands_tx, commands_rx) = mpsc::channel(256);
     // Unbounded: the reaper's callbacks run under its lock and must never wait. One
     // message per exit, so the queue is bounded by the number of processes in practice.
@@ -198,7 +233,10 @@ pub fn start(config: Config, reaper: Reaper, cgroups: Option<Cgroups>) -> (Handl
         removing: HashSet::new(),
         operator_stopped: HashSet::new(),
         dirty: true,
+        prober,
+        checks: HashMap::new(),
     };
+    sup.expect_checks();
     let join = tokio::spawn(async move { sup.run(commands_rx, internal_rx).await });
     (handle, join)
 }
@@ -215,6 +253,25 @@ struct Entry {
     cpu_prev: Option<(u32, u64, Instant)>,
     /// Since when the tree has been above `memory_limit`.
     over_limit_since: Option<Instant>,
+    /// The port passed as `PORT`; an assigned one is kept across restarts.
+    port: Option<u16>,
+    probe: ProbeTracker,
+    /// The probe loop of the current process.
+    probe_task: Option<tokio::task::AbortHandle>,
+}
+
+impl Entry {
+    /// Running and passing its probe (or without one).
+    fn healthy(&self) -> bool {
+        self.program.phase == Phase::Running && (self.program.spec.probe.is_none() || self.probe.healthy == Some(true))
+    }
+
+    fn stop_probe(&mut self) {
+        if let Some(task) = self.probe_task.take() {
+            task.abort();
+        }
+        self.probe.reset();
+    }
 }
 
 struct ShutdownState {
@@ -248,6 +305,9 @@ struct Supervisor {
     operator_stopped: HashSet<String>,
     /// The snapshot is out of date.
     dirty: bool,
+    prober: Arc<dyn ProbeRunner>,
+    /// Dependency checks by name: `Some(true)` passing, `None` not checked yet.
+    checks: HashMap<String, Option<bool>>,
 }
 
 impl Supervisor {
@@ -374,6 +434,14 @@ impl Supervisor {
             Command::Logs(name, reply) => {
                 let _ = reply.send(self.programs.get(&name).and_then(|e| e.sink.clone()));
             }
+            Command::Checks(checks) => {
+                for (name, up) in checks {
+                    // Results of a check a reload removed are dropped.
+                    if let Some(known) = self.checks.get_mut(&name) {
+                        *known = up;
+                    }
+                }
+            }
         }
     }
 
@@ -406,7 +474,96 @@ impl Supervisor {
                 }
             }
             Internal::Sampled { at, usage } => self.sampled(at, usage),
+            Internal::Probed { name, pid, result } => self.probed(&name, pid, result),
         }
+    }
+
+    fn probed(&mut self, name: &str, pid: u32, result: ProbeResult) {
+        let Some(entry) = self.programs.get_mut(name) else {
+            return;
+        };
+        if entry.program.pid != Some(pid) {
+            return; // the result of a process that is already gone
+        }
+        let Some(probe) = entry.program.spec.probe.clone() else {
+            return;
+        };
+        let message = result.message.clone();
+        let starting = entry.program.phase == Phase::Starting;
+        let passed = result.ok;
+        let change = entry.probe.record(result, &probe, starting);
+        let failures = entry.probe.consecutive_failures();
+        self.dirty = true;
+        if passed && starting {
+            self.input(name, Input::Up);
+        }
+        match change {
+            None => {}
+            Some(Change::BecameHealthy) => {
+                self.note(name, &format!("probe passed: {message}"));
+                self.emit(EventKind::ProbeChanged {
+                    program: name.to_string(),
+                    healthy: true,
+                    message,
+                });
+            }
+            Some(Change::BecameUnhealthy) => {
+                self.note(name, &format!("probe failed {failures} times in a row: {message}"));
+                self.emit(EventKind::ProbeChanged {
+                    program: name.to_string(),
+                    healthy: false,
+                    message,
+                });
+                let phase = self.programs[name].program.phase;
+                if probe.action == ProbeAction::Restart && matches!(phase, Phase::Starting | Phase::Running) {
+                    self.input(name, Input::Stop(StopIntent::Fail(ExitReason::ProbeFailed)));
+                }
+            }
+        }
+    }
+
+    /// Probes the process `pid` of `name` every interval until the process is gone.
+    fn start_probe(&mut self, name: &str, pid: u32) {
+        let Some(entry) = self.programs.get_mut(name) else {
+            return;
+        };
+        let Some(probe) = &entry.program.spec.probe else { return };
+        let (delay, interval, limit) = (probe.initial_delay, probe.interval, probe.timeout + PROBE_GRACE);
+        let timeout = probe.timeout;
+        let spec = entry.program.spec.clone();
+        let port = entry.port;
+        let runner = self.prober.clone();
+        let tx = self.internal_tx.clone();
+        let owner = name.to_string();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let mut next = tokio::time::Instant::now();
+            loop {
+                let started = SystemTime::now();
+                let result = tokio::time::timeout(limit, runner.run(spec.clone(), port))
+                    .await
+                    .unwrap_or_else(|_| ProbeResult {
+                        ok: false,
+                        message: format!("timed out after {}", config::format_duration(timeout)),
+                        duration: limit,
+                        at: started,
+                    });
+                let sent = tx.send(Internal::Probed {
+                    name: owner.clone(),
+                    pid,
+                    result,
+                });
+                if sent.is_err() {
+                    return;
+                }
+                // A fixed rate; an attempt that took longer than the interval is
+                // followed by the next one at once, never by a burst.
+                next = (next + interval).max(tokio::time::Instant::now());
+                tokio::time::sleep_until(next).await;
+            }
+        });
+        entry.stop_probe();
+        entry.probe_task = Some(task.abort_handle());
     }
 
     fn fire_timers(&mut self) {
@@ -499,7 +656,13 @@ impl Supervisor {
             Action::Spawn if self.shutdown.is_some() => Some(Input::Abort(ExitReason::Shutdown)),
             Action::Spawn => Some(self.spawn(name)),
             Action::Signal(sig) => {
-                tree::signal_tree(main, name, sig, &registered(&self.reaper), &members);
+                let spawned = registered(&self.reaper);
+                tree::signal_tree(main, name, sig, &spawned, &members);
+                // A stopped (SIGSTOP) process would not act on the stop signal before
+                // `stop_timeout`; like systemd, wake it so it can.
+                if sig != Signal::SIGCONT {
+                    tree::signal_tree(main, name, Signal::SIGCONT, &spawned, &members);
+                }
                 None
             }
             Action::Kill => {
@@ -533,6 +696,7 @@ impl Supervisor {
                 entry.cpu_percent = None;
                 entry.cpu_prev = None;
                 entry.over_limit_since = None;
+                entry.stop_probe();
                 None
             }
             Action::Arm { at, epoch, timer } => {
@@ -580,6 +744,12 @@ impl Supervisor {
                 }
             }
         }
+        let port = match self.port_for(name) {
+            Ok(port) => port,
+            Err(error) => return Input::SpawnFailed { error },
+        };
+        let entry = self.programs.get_mut(name).expect("spawn of a known program");
+        entry.port = port;
         let tx = self.internal_tx.clone();
         let owner = name.to_string();
         let on_exit = Box::new(move |pid, status| {
@@ -589,16 +759,56 @@ impl Supervisor {
                 status,
             });
         });
-        match spawn::spawn(&self.reaper, &entry.program.spec, entry.cgroup.as_ref(), on_exit) {
+        match spawn::spawn(&self.reaper, &entry.program.spec, entry.cgroup.as_ref(), port, on_exit) {
             Ok(child) => {
                 let sink = entry.sink.clone().expect("sink opened above");
                 self.captures.spawn(capture(child.stdout, Stream::Stdout, sink.clone()));
                 self.captures.spawn(capture(child.stderr, Stream::Stderr, sink));
+                self.start_probe(name, child.pid);
                 Input::Spawned { pid: child.pid }
             }
             Err(e) => Input::SpawnFailed {
                 error: spawn_error(&entry.program.spec, &e),
             },
+        }
+    }
+
+    /// The port `name` gets as `PORT`: its fixed one, the one it was assigned before
+    /// (kept across restarts while it stays in the range), or a free one from
+    /// `[ports] range` that no other program holds and that can be bound right now.
+    fn port_for(&self, name: &str) -> Result<Option<u16>, String> {
+        let entry = &self.programs[name];
+        let range = self.config.ports;
+        match entry.program.spec.port {
+            None => Ok(None),
+            Some(PortSpec::Fixed(port)) => Ok(Some(port)),
+            Some(PortSpec::Auto) => {
+                if let Some(port) = entry.port.filter(|p| range.contains(*p)) {
+                    return Ok(Some(port));
+                }
+                let taken: HashSet<u16> = self
+                    .programs
+                    .iter()
+                    .filter(|(other, _)| other.as_str() != name)
+                    .flat_map(|(_, e)| {
+                        let fixed = match e.program.spec.port {
+                            Some(PortSpec::Fixed(p)) => Some(p),
+                            _ => None,
+                        };
+                        fixed.into_iter().chain(e.port)
+                    })
+                    .collect();
+                (range.first..=range.last)
+                    .filter(|p| !taken.contains(p))
+                    .find(|p| std::net::TcpListener::bind(("0.0.0.0", *p)).is_ok())
+                    .map(Some)
+                    .ok_or_else(|| {
+                        format!(
+                            "no free port in [ports] range {}-{} (all taken by programs or other processes)",
+                            range.first, range.last
+                        )
+                    })
+            }
         }
     }
 
@@ -629,6 +839,9 @@ impl Supervisor {
             cpu_percent: None,
             cpu_prev: None,
             over_limit_since: None,
+            port: None,
+            probe: ProbeTracker::default(),
+            probe_task: None,
         };
         self.programs.insert(name, entry);
     }
@@ -649,14 +862,17 @@ impl Supervisor {
 
     fn blocked_on(&self, name: &str) -> Option<String> {
         let view = |dep: &str| {
-            self.programs
+            let program = self
+                .programs
                 .get(dep)
                 .filter(|_| !self.removing.contains(dep))
-                .map(|e| order::View {
+                .map(|e| order::View::Program {
                     phase: e.program.phase,
                     last_exit: e.program.last_exit.as_ref().map(|x| x.status),
                     enabled: e.program.spec.enabled,
-                })
+                    healthy: e.healthy(),
+                });
+            program.or_else(|| self.checks.get(dep).map(|up| order::View::Check { up: *up }))
         };
         order::blocked_on(&self.programs[name].program.spec, &view)
     }
@@ -746,6 +962,16 @@ impl Supervisor {
         }
     }
 
+    /// The configured checks, each unknown until its first result; results of checks
+    /// that stay configured are kept.
+    fn expect_checks(&mut self) {
+        let names: HashSet<&str> = self.config.checks.iter().map(|c| c.name.as_str()).collect();
+        self.checks.retain(|name, _| names.contains(name.as_str()));
+        for name in names {
+            self.checks.entry(name.to_string()).or_insert(None);
+        }
+    }
+
     fn reload(&mut self, new: Config) -> ConfigDiff {
         let diff = config::diff(&self.config, &new);
         if new.server != self.config.server
@@ -768,8 +994,16 @@ impl Supervisor {
             if let Some(sink) = &entry.sink {
                 sink.set_rotation(spec.rotation);
             }
-            // Equal but for rotation: swapping in place restarts nothing.
+            // Equal but for rotation, probe or `required`: swapping in place restarts
+            // nothing; a changed probe starts over with the current process.
+            let probe_changed = entry.program.spec.probe != spec.probe;
             entry.program.spec = spec;
+            if probe_changed {
+                entry.stop_probe();
+                if let Some(pid) = entry.program.pid {
+                    self.start_probe(name, pid);
+                }
+            }
         }
         for name in &diff.changed {
             let spec = new.program(name).expect("changed program is in the new config").clone();
@@ -807,6 +1041,7 @@ impl Supervisor {
         order.extend(diff.removed.iter().cloned());
         self.order = order;
         self.config = new;
+        self.expect_checks();
         for name in &diff.added {
             if self.wants_autostart(name) {
                 self.want_start(name);
@@ -839,6 +1074,20 @@ impl Supervisor {
                     memory_bytes: e.memory_bytes,
                     cpu_percent: e.cpu_percent,
                     enabled: p.spec.enabled,
+                    required: p.spec.required,
+                    port: e.port.or(match p.spec.port {
+                        Some(PortSpec::Fixed(port)) => Some(port),
+                        _ => None,
+                    }),
+                    probe: p.spec.probe.as_ref().map(|probe| ProbeSnapshot {
+                        kind: probe.kind.as_str(),
+                        healthy: e.probe.healthy,
+                        last: e.probe.last.clone(),
+                        consecutive_failures: e.probe.consecutive_failures(),
+                        action: probe.action.as_str(),
+                    }),
+                    healthy: e.healthy(),
+                    log: e.sink.as_ref().map(|sink| sink.counters()),
                 }
             })
             .collect();
@@ -909,6 +1158,16 @@ fn log_event(kind: &EventKind) {
         EventKind::ReloadRefused { error } => {
             tracing::error!(error = %error, "configuration reload refused, the previous configuration keeps running");
         }
+        EventKind::ProbeChanged {
+            program,
+            healthy: true,
+            message,
+        } => tracing::info!(program, result = %message, "probe passing: program healthy"),
+        EventKind::ProbeChanged {
+            program,
+            healthy: false,
+            message,
+        } => tracing::warn!(program, result = %message, "probe failing: program unhealthy"),
     }
 }
 

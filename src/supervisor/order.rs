@@ -13,12 +13,19 @@ use crate::events::ExitStatus;
 
 use super::machine::Phase;
 
-/// What `order` needs to know about another program.
+/// What `order` needs to know about a dependency: another program, or a check
+/// (Postgres, Redis) that warden runs.
 #[derive(Debug, Clone, Copy)]
-pub struct View {
-    pub phase: Phase,
-    pub last_exit: Option<Option<ExitStatus>>,
-    pub enabled: bool,
+pub enum View {
+    Program {
+        phase: Phase,
+        last_exit: Option<Option<ExitStatus>>,
+        enabled: bool,
+        /// Running and passing its probe (or without a probe).
+        healthy: bool,
+    },
+    /// `None` until the check's first attempt finished.
+    Check { up: Option<bool> },
 }
 
 /// `None` when every dependency of `spec` meets its condition; otherwise the reason to
@@ -33,15 +40,27 @@ pub fn blocked_on(spec: &ProgramSpec, view: &dyn Fn(&str) -> Option<View>) -> Op
 }
 
 fn unmet(dep: &Dependency, view: &dyn Fn(&str) -> Option<View>) -> Option<String> {
-    let Some(v) = view(&dep.name) else {
-        return Some(format!("{} (not configured)", dep.name));
+    let (phase, last_exit, enabled, healthy) = match view(&dep.name) {
+        None => return Some(format!("{} (not configured)", dep.name)),
+        // A check is met when it passes, whatever the condition says.
+        Some(View::Check { up: Some(true) }) => return None,
+        Some(View::Check { up }) => {
+            let now = if up.is_none() { "not checked yet" } else { "failing" };
+            return Some(format!("{} to pass its check (it is {now})", dep.name));
+        }
+        Some(View::Program {
+            phase,
+            last_exit,
+            enabled,
+            healthy,
+        }) => (phase, last_exit, enabled, healthy),
     };
     let met = match dep.condition {
-        DependencyCondition::Started => matches!(v.phase, Phase::Starting | Phase::Running),
-        // Probes arrive with the health issue; until then healthy means running.
-        DependencyCondition::Running | DependencyCondition::Healthy => v.phase == Phase::Running,
+        DependencyCondition::Started => matches!(phase, Phase::Starting | Phase::Running),
+        DependencyCondition::Running => phase == Phase::Running,
+        DependencyCondition::Healthy => phase == Phase::Running && healthy,
         DependencyCondition::CompletedSuccessfully => {
-            v.phase == Phase::Exited && v.last_exit == Some(Some(ExitStatus::Code(0)))
+            phase == Phase::Exited && last_exit == Some(Some(ExitStatus::Code(0)))
         }
     };
     if met {
@@ -53,10 +72,12 @@ fn unmet(dep: &Dependency, view: &dyn Fn(&str) -> Option<View>) -> Option<String
         DependencyCondition::Healthy => "to be healthy",
         DependencyCondition::CompletedSuccessfully => "to complete successfully",
     };
-    let now = if !v.enabled {
+    let now = if !enabled {
         "disabled".to_string()
+    } else if dep.condition == DependencyCondition::Healthy && phase == Phase::Running {
+        "running, not yet passing its probe".to_string()
     } else {
-        v.phase.state().to_string()
+        phase.state().to_string()
     };
     Some(format!("{} {wanted} (it is {now})", dep.name))
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod health;
 mod logs;
 mod supervision;
 mod tidy;

@@ -191,6 +191,38 @@ impl Warden {
         Ok((code, body))
     }
 
+    /// A request with a body (`content_type` may be empty for none).
+    pub fn send(&self, method: &str, path: &str, content_type: &str, body: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to warden");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let ct = if content_type.is_empty() {
+            String::new()
+        } else {
+            format!("Content-Type: {content_type}\r\n")
+        };
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{ct}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        let code = raw.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let body = raw
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (code, body)
+    }
+
+    /// `GET path` as (status, JSON body).
+    pub fn get_json(&self, path: &str) -> (u16, Value) {
+        let (code, body) = self.get(path).unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"));
+        (code, json)
+    }
+
     pub fn get(&self, path: &str) -> std::io::Result<(u16, String)> {
         self.request("GET", path)
     }

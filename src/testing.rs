@@ -1,0 +1,69 @@
+//! Fixtures shared by the unit tests (compiled for tests only).
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::config::{BackoffSpec, Jitter, ProgramSpec, RestartPolicy, Rotation};
+
+/// A program with small, predictable settings: restart always, backoff 1s ×2 up to 8s,
+/// 3 restarts in 10 minutes, start period 1s.
+pub fn program(name: &str) -> ProgramSpec {
+    ProgramSpec {
+        name: name.to_string(),
+        command: "true".to_string(),
+        args: vec![],
+        cwd: None,
+        env: Default::default(),
+        env_passthrough: vec![],
+        user: None,
+        group: None,
+        enabled: true,
+        autostart: true,
+        restart: RestartPolicy::Always,
+        backoff: BackoffSpec {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(8),
+            multiplier: 2.0,
+            reset_after: Duration::from_secs(60),
+            jitter: Jitter::None,
+        },
+        max_restarts: 3,
+        restart_window: Duration::from_secs(600),
+        start_period: Duration::from_secs(1),
+        stop_signal: Signal::SIGTERM,
+        stop_timeout: Duration::from_secs(10),
+        depends_on: vec![],
+        memory_limit: None,
+        memory_limit_grace: Duration::from_secs(10),
+        rotation: Rotation {
+            max_size: 1 << 20,
+            max_files: 1,
+        },
+        port: None,
+        probe: None,
+        required: true,
+    }
+}
+
+/// A loopback port nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `true` when `available`; otherwise a loud skip notice, or a failure under
+/// `WARDEN_TEST_STRICT=1` (what CI sets).
+pub fn require(what: &str, available: bool) -> bool {
+    if available {
+        return true;
+    }
+    if std::env::var("WARDEN_TEST_STRICT").is_ok_and(|v| v == "1") {
+        panic!("{what} is required (WARDEN_TEST_STRICT=1) but not available");
+    }
+    eprintln!("\n!!! SKIPPED: {what} is not available; the test did not run !!!\n");
+    false
+}
