@@ -47,6 +47,10 @@ pub trait ProbeRunner: Send + Sync + 'static {
 /// Slack the loop gives a probe attempt beyond its own timeout before it counts it as
 /// timed out itself (a safety net: the runner enforces the timeout).
 const PROBE_GRACE: Duration = Duration::from_secs(1);
+/// Within its start period, a process that has not passed its probe yet is probed this
+/// often (at most), so a program that comes up quickly is healthy quickly even with a
+/// long `interval` (Docker's `--start-interval`).
+const START_PROBE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// After a forced stop, how long to wait for the killed trees to be reaped.
 const FORCED_EXIT_WAIT: Duration = Duration::from_secs(5);
@@ -530,14 +534,17 @@ impl Supervisor {
         let Some(probe) = &entry.program.spec.probe else { return };
         let (delay, interval, limit) = (probe.initial_delay, probe.interval, probe.timeout + PROBE_GRACE);
         let timeout = probe.timeout;
+        let start_period = entry.program.spec.start_period;
         let spec = entry.program.spec.clone();
         let port = entry.port;
         let runner = self.prober.clone();
         let tx = self.internal_tx.clone();
         let owner = name.to_string();
         let task = tokio::spawn(async move {
+            let born = tokio::time::Instant::now();
             tokio::time::sleep(delay).await;
             let mut next = tokio::time::Instant::now();
+            let mut passed = false;
             loop {
                 let started = SystemTime::now();
                 let result = tokio::time::timeout(limit, runner.run(spec.clone(), port))
@@ -548,6 +555,7 @@ impl Supervisor {
                         duration: limit,
                         at: started,
                     });
+                passed |= result.ok;
                 let sent = tx.send(Internal::Probed {
                     name: owner.clone(),
                     pid,
@@ -558,7 +566,12 @@ impl Supervisor {
                 }
                 // A fixed rate; an attempt that took longer than the interval is
                 // followed by the next one at once, never by a burst.
-                next = (next + interval).max(tokio::time::Instant::now());
+                let wait = if !passed && born.elapsed() < start_period {
+                    interval.min(START_PROBE_INTERVAL)
+                } else {
+                    interval
+                };
+                next = (next + wait).max(tokio::time::Instant::now());
                 tokio::time::sleep_until(next).await;
             }
         });
