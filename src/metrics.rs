@@ -298,11 +298,8 @@ impl Metrics {
     }
 
     /// Counts one HTTP request.
-    pub fn http(&self, method: &str, path: &str, status: u16, elapsed: Duration) {
-        let code = status.to_string();
-        self.http_requests
-            .with_label_values(&[method, path, code.as_str()])
-            .inc();
+    pub fn http(&self, method: &str, path: &str, status: &str, elapsed: Duration) {
+        self.http_requests.with_label_values(&[method, path, status]).inc();
         self.http_duration
             .with_label_values(&[method, path])
             .observe(elapsed.as_secs_f64());
