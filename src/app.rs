@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command};
-use crate::config::{self, Config, ConfigDiff, SystemConfig};
+use crate::config::{self, Config, ConfigDiff};
 use crate::health::checks::{self, CheckSet, CheckStatus};
 use crate::health::probe::Prober;
 use crate::health::system::{self, SystemReport};
@@ -263,6 +263,8 @@ impl supervisor::ProbeRunner for Probes {
 struct Services {
     config: watch::Sender<Arc<Config>>,
     system: watch::Sender<Option<Arc<SystemReport>>>,
+    /// Kept so the measurer never sees its channel without readers (it would stop).
+    _system_reader: watch::Receiver<Option<Arc<SystemReport>>>,
     system_task: JoinHandle<()>,
     checks: watch::Sender<Arc<Vec<CheckStatus>>>,
     check_set: CheckSet,
@@ -270,14 +272,15 @@ struct Services {
 
 impl Services {
     fn start(config: &Config) -> Services {
-        let (system, _) = watch::channel(None);
-        let system_task = measure_system(config.system.clone(), system.clone());
+        let (system, system_reader) = watch::channel(None);
+        let system_task = system::spawn_system(config.system.clone(), system.clone());
         let (checks, _) = watch::channel(Arc::new(Vec::new()));
         let check_set = checks::spawn_checks(config.checks.clone(), checks.clone());
         let (config_tx, _) = watch::channel(Arc::new(config.clone()));
         Services {
             config: config_tx,
             system,
+            _system_reader: system_reader,
             system_task,
             checks,
             check_set,
@@ -288,7 +291,7 @@ impl Services {
         let old = self.config.borrow().clone();
         if old.system != new.system {
             self.system_task.abort();
-            self.system_task = measure_system(new.system.clone(), self.system.clone());
+            self.system_task = system::spawn_system(new.system.clone(), self.system.clone());
         }
         if old.checks != new.checks {
             self.check_set = checks::spawn_checks(new.checks.clone(), self.checks.clone());
@@ -300,27 +303,6 @@ impl Services {
 impl Drop for Services {
     fn drop(&mut self) {
         self.system_task.abort();
-    }
-}
-
-/// Runs the system measurer and republishes its reports on `out` (which outlives it).
-fn measure_system(config: SystemConfig, out: watch::Sender<Option<Arc<SystemReport>>>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let (mut reports, task) = system::spawn_system(config);
-        // Aborting this task drops the measurer with it.
-        let _task = AbortOnDrop(task);
-        while reports.changed().await.is_ok() {
-            let report = reports.borrow_and_update().clone();
-            out.send_replace(report);
-        }
-    })
-}
-
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

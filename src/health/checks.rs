@@ -453,6 +453,26 @@ mod tests {
         }
     }
 
+    /// A Postgres and a Redis check ("db", "cache") of one local port.
+    fn both_at(port: u16, interval_ms: u64, timeout_ms: u64) -> Vec<CheckSpec> {
+        vec![
+            spec(
+                "db",
+                CheckKind::Postgres,
+                &format!("postgres://postgres@127.0.0.1:{port}/test"),
+                interval_ms,
+                timeout_ms,
+            ),
+            spec(
+                "cache",
+                CheckKind::Redis,
+                &format!("redis://127.0.0.1:{port}"),
+                interval_ms,
+                timeout_ms,
+            ),
+        ]
+    }
+
     /// Whether the real services are there; skips loudly, or fails under
     /// `WARDEN_TEST_STRICT=1`.
     async fn require_services() -> bool {
@@ -599,25 +619,7 @@ mod tests {
     async fn a_port_nobody_listens_on_is_connection_refused() {
         let port = free_port();
         let (tx, mut rx) = watch::channel(Arc::new(Vec::new()));
-        let _set = spawn_checks(
-            vec![
-                spec(
-                    "db",
-                    CheckKind::Postgres,
-                    &format!("postgres://postgres@127.0.0.1:{port}/test"),
-                    5000,
-                    2000,
-                ),
-                spec(
-                    "cache",
-                    CheckKind::Redis,
-                    &format!("redis://127.0.0.1:{port}"),
-                    5000,
-                    2000,
-                ),
-            ],
-            tx,
-        );
+        let _set = spawn_checks(both_at(port, 5000, 2000), tx);
         for index in [0, 1] {
             let s = wait_for(&mut rx, index, "a failure", down).await;
             assert_eq!(s.message, "connection refused", "{s:?}");
@@ -639,25 +641,7 @@ mod tests {
         let timeout = Duration::from_millis(500);
         let (tx, mut rx) = watch::channel(Arc::new(Vec::new()));
         let started = Instant::now();
-        let _set = spawn_checks(
-            vec![
-                spec(
-                    "db",
-                    CheckKind::Postgres,
-                    &format!("postgres://postgres@127.0.0.1:{port}/test"),
-                    60_000,
-                    500,
-                ),
-                spec(
-                    "cache",
-                    CheckKind::Redis,
-                    &format!("redis://127.0.0.1:{port}"),
-                    60_000,
-                    500,
-                ),
-            ],
-            tx,
-        );
+        let _set = spawn_checks(both_at(port, 60_000, 500), tx);
         for index in [0, 1] {
             let s = wait_for(&mut rx, index, "a timeout", down).await;
             assert!(s.message.starts_with("timed out after 500ms"), "{s:?}");

@@ -258,8 +258,9 @@ impl fmt::Display for Bytes {
     }
 }
 
-/// Starts measuring the host every `config.interval` and returns the channel the reports
-/// are published on (`None` until the first one) and the task's handle.
+/// Starts measuring the host every `config.interval`, publishing each report on `tx`
+/// (like [`crate::health::checks::spawn_checks`], so a reload can start a new measurer
+/// on the same channel), and returns the task's handle.
 ///
 /// The first report is published at once, without CPU (`cpu: None`): CPU usage is the
 /// difference between two readings of `/proc/stat`, and a short first sample (sysinfo's
@@ -270,9 +271,8 @@ impl fmt::Display for Bytes {
 /// Measurements run one at a time on tokio's blocking pool; a slow one delays the next
 /// tick rather than piling up. The task ends when every receiver is dropped, or when the
 /// handle is aborted (for a reload: abort, then spawn again with the new config).
-pub fn spawn_system(config: SystemConfig) -> (watch::Receiver<Option<Arc<SystemReport>>>, JoinHandle<()>) {
-    let (tx, rx) = watch::channel(None);
-    let handle = tokio::spawn(async move {
+pub fn spawn_system(config: SystemConfig, tx: watch::Sender<Option<Arc<SystemReport>>>) -> JoinHandle<()> {
+    tokio::spawn(async move {
         let mut ticks = tokio::time::interval(config.interval);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // The meter moves into the blocking closure and back, so that the CPU reading of
@@ -304,8 +304,7 @@ pub fn spawn_system(config: SystemConfig) -> (watch::Receiver<Option<Arc<SystemR
                 break;
             }
         }
-    });
-    (rx, handle)
+    })
 }
 
 /// The blocking half: sysinfo's state between measurements, and the disk logic.
@@ -783,7 +782,8 @@ tmpfs /run tmpfs rw 0 0
 
     #[tokio::test]
     async fn spawn_system_publishes_real_measurements() {
-        let (mut rx, handle) = spawn_system(config(&[]));
+        let (tx, mut rx) = watch::channel(None);
+        let handle = spawn_system(config(&[]), tx);
         // The first report comes at once (without CPU), the second after one interval.
         let deadline = Duration::from_secs(15);
         let report = tokio::time::timeout(deadline, rx.wait_for(|r| r.as_ref().is_some_and(|r| r.cpu.is_some())))
@@ -810,7 +810,8 @@ tmpfs /run tmpfs rw 0 0
 
     #[tokio::test]
     async fn the_task_ends_when_every_receiver_is_gone() {
-        let (mut rx, handle) = spawn_system(config(&[]));
+        let (tx, mut rx) = watch::channel(None);
+        let handle = spawn_system(config(&[]), tx);
         tokio::time::timeout(Duration::from_secs(15), rx.wait_for(|r| r.is_some()))
             .await
             .unwrap()

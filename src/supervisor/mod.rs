@@ -489,13 +489,14 @@ impl Supervisor {
         if entry.program.pid != Some(pid) {
             return; // the result of a process that is already gone
         }
-        let Some(probe) = entry.program.spec.probe.clone() else {
+        let Some(probe) = entry.program.spec.probe.as_ref() else {
             return;
         };
+        let action = probe.action;
         let message = result.message.clone();
         let starting = entry.program.phase == Phase::Starting;
         let passed = result.ok;
-        let change = entry.probe.record(result, &probe, starting);
+        let change = entry.probe.record(result, probe, starting);
         let failures = entry.probe.consecutive_failures();
         self.dirty = true;
         if passed && starting {
@@ -519,7 +520,7 @@ impl Supervisor {
                     message,
                 });
                 let phase = self.programs[name].program.phase;
-                if probe.action == ProbeAction::Restart && matches!(phase, Phase::Starting | Phase::Running) {
+                if action == ProbeAction::Restart && matches!(phase, Phase::Starting | Phase::Running) {
                     self.input(name, Input::Stop(StopIntent::Fail(ExitReason::ProbeFailed)));
                 }
             }
