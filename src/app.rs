@@ -163,6 +163,12 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
     });
     let http_stopped = stop_http.clone().cancelled_owned();
     let server = tokio::spawn(async move {
+        use axum::serve::ListenerExt;
+        // Answers are written whole; without Nagle's delay a keep-alive client never
+        // waits on a delayed ACK.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -8,13 +8,13 @@
 //! A scrape reads published state only: it never waits for the supervision loop, a
 //! check or sysinfo.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 use crate::events::{ProgramState, Snapshot};
@@ -65,9 +65,19 @@ pub struct Metrics {
     state: StateMetrics,
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
+    /// The request counter and duration histogram of each path, method and status seen,
+    /// resolved once: a request then costs one map lookup instead of two label lookups.
+    http_series: RwLock<HashMap<String, Vec<HttpSeries>>>,
     pub events: IntCounterVec,
     pub alerts_sent: IntCounterVec,
     pub alerts_failed: IntCounterVec,
+}
+
+struct HttpSeries {
+    method: String,
+    status: u16,
+    requests: IntCounter,
+    duration: Histogram,
 }
 
 /// Set from published state at each scrape.
@@ -275,6 +285,7 @@ impl Metrics {
             state,
             http_requests,
             http_duration,
+            http_series: RwLock::default(),
             events,
             alerts_sent,
             alerts_failed,
@@ -298,11 +309,35 @@ impl Metrics {
     }
 
     /// Counts one HTTP request.
-    pub fn http(&self, method: &str, path: &str, status: &str, elapsed: Duration) {
-        self.http_requests.with_label_values(&[method, path, status]).inc();
-        self.http_duration
-            .with_label_values(&[method, path])
-            .observe(elapsed.as_secs_f64());
+    pub fn http(&self, method: &str, path: &str, status: u16, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        let find = |all: &HashMap<String, Vec<HttpSeries>>| {
+            all.get(path)?
+                .iter()
+                .find(|s| s.status == status && s.method == method)
+                .map(|s| {
+                    s.requests.inc();
+                    s.duration.observe(seconds);
+                })
+        };
+        if find(&self.http_series.read().unwrap_or_else(|e| e.into_inner())).is_some() {
+            return;
+        }
+        let mut all = self.http_series.write().unwrap_or_else(|e| e.into_inner());
+        if find(&all).is_some() {
+            return; // resolved by another request meanwhile
+        }
+        let series = HttpSeries {
+            method: method.to_string(),
+            status,
+            requests: self
+                .http_requests
+                .with_label_values(&[method, path, &status.to_string()]),
+            duration: self.http_duration.with_label_values(&[method, path]),
+        };
+        series.requests.inc();
+        series.duration.observe(seconds);
+        all.entry(path.to_string()).or_default().push(series);
     }
 }
 
@@ -465,5 +500,29 @@ impl Seen {
                 .map(|r| r.disks.iter().map(|d| d.mount.clone()).collect())
                 .unwrap_or_default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_requests_are_counted_per_method_path_and_status() {
+        let m = Metrics::new();
+        let ms = Duration::from_millis(1);
+        m.http("GET", "/live", 200, ms);
+        m.http("GET", "/live", 200, ms);
+        m.http("GET", "/live", 503, ms);
+        m.http("POST", "/live", 405, ms);
+        m.http("GET", "/status", 200, ms);
+        let count = |method, path, status| m.http_requests.with_label_values(&[method, path, status]).get();
+        assert_eq!(count("GET", "/live", "200"), 2);
+        assert_eq!(count("GET", "/live", "503"), 1);
+        assert_eq!(count("POST", "/live", "405"), 1);
+        assert_eq!(count("GET", "/status", "200"), 1);
+        let observed = |method, path| m.http_duration.with_label_values(&[method, path]).get_sample_count();
+        assert_eq!(observed("GET", "/live"), 3);
+        assert_eq!(observed("POST", "/live"), 1);
     }
 }
