@@ -141,6 +141,21 @@ pub struct Component {
     pub required: bool,
 }
 
+/// `GET /live` when the supervision loop answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Live {
+    /// Always `live`.
+    pub status: String,
+}
+
+/// `POST /api/v1/events` (202): what was counted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventAccepted {
+    pub kind: String,
+    pub count: u64,
+    pub program: Option<String>,
+}
+
 /// `POST /api/v1/events`: a business counter a program reports.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -301,4 +316,91 @@ impl LastExit {
 
 fn since(then: SystemTime, now: SystemTime) -> Duration {
     now.duration_since(then).unwrap_or_default()
+}
+
+/// `GET /api/v1/programs/{name}`: the `/status` fields plus the program's
+/// configuration, secrets redacted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProgramDetail {
+    #[serde(flatten)]
+    pub status: ProgramStatus,
+    pub config: ProgramConfig,
+}
+
+/// A program's configuration as the API shows it. `env` values whose names are secret
+/// (`[server] secret_env`, or ending in `_KEY`, `_TOKEN`, `_PASSWORD`, `_SECRET`) read
+/// `"***"`, and so does the password part of a URL.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProgramConfig {
+    pub command: String,
+    pub args: Vec<String>,
+    pub cwd: Option<String>,
+    pub env: BTreeMap<String, String>,
+    /// `always | on-failure | never`.
+    pub restart: String,
+    pub autostart: bool,
+    pub depends_on: Vec<String>,
+    pub stop_signal: String,
+    pub stop_timeout: String,
+    /// `"auto"`, a fixed port as a string (`"9100"`), or `null`.
+    pub port: Option<String>,
+}
+
+/// `POST /api/v1/programs/{name}/start|stop|restart`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ControlAnswer {
+    pub program: String,
+    /// `start | stop | restart`.
+    pub action: String,
+    /// The program's state when the answer was written: with `?wait=true`, the state
+    /// it was waited for (`running` or `stopped`).
+    pub state: String,
+    pub pid: Option<u32>,
+}
+
+/// `GET /api/v1/programs/{name}/logs?tail=N`: the last lines, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogTail {
+    pub program: String,
+    pub lines: Vec<LogLineInfo>,
+}
+
+/// One log line; also the `data` of each `line` event of `?follow=true`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogLineInfo {
+    /// RFC 3339 with microseconds: when warden read it.
+    pub at: String,
+    /// `stdout | stderr | warden`.
+    pub stream: String,
+    pub text: String,
+}
+
+/// The data of a follow stream's `gap` event: lines the reader missed because it fell
+/// behind the in-memory tail.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogGap {
+    pub skipped: u64,
+}
+
+/// `POST /api/v1/reload` when the new configuration was applied.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReloadAnswer {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+    pub unchanged: Vec<String>,
+}
+
+/// `POST /api/v1/reload` when the file was refused (400): the running configuration
+/// stays. `errors` holds one `FILE:LINE:COL: message` per problem.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReloadRefused {
+    pub error: String,
+    pub errors: Vec<String>,
+}
+
+/// `GET /api/v1/alerts` (filled once alerts exist).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Alerts {
+    pub alerts: Vec<serde_json::Value>,
 }

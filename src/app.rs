@@ -23,11 +23,12 @@ use crate::config::{self, Config, ConfigDiff};
 use crate::health::checks::{self, CheckSet, CheckStatus};
 use crate::health::probe::Prober;
 use crate::health::system::{self, SystemReport};
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Gate};
 use crate::metrics::Metrics;
 use crate::platform::{self, cgroup::Cgroups, reaper::Reaper};
 use crate::supervisor::{self, Handle, Outcome};
 use crate::telemetry;
+use crate::tls::{Certs, TlsListener};
 
 /// Exit code for an invalid configuration.
 pub const EXIT_CONFIG: u8 = 2;
@@ -40,6 +41,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run(&args.config),
         Command::Check(args) => check(&args.config),
         Command::Init(args) => init(&args.path, args.force),
+        Command::Client(cmd) => crate::client::run(cmd),
     }
 }
 
@@ -127,6 +129,14 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-files limit"),
     }
+    // Token files are read before anything starts: a missing one stops warden here.
+    let gate = Arc::new(std::sync::RwLock::new(Arc::new(
+        Gate::new(&config, None).map_err(anyhow::Error::msg)?,
+    )));
+    let tls = match &config.server.tls {
+        Some(files) => Some(Certs::load(files).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     let reaper = Reaper::start().context("installing the SIGCHLD handler")?;
     for dir in [&config.supervisor.data_dir, &config.logs.dir] {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
@@ -150,6 +160,7 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
     let stop_http = CancellationToken::new();
     let cgroup = cgroups.as_ref().map(|c| c.dir().display().to_string());
     let shutting_down = Arc::new(AtomicBool::new(false));
+    let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel::<tokio::sync::oneshot::Sender<http::ReloadOutcome>>(4);
     let app = http::router(AppState {
         supervisor: handle.clone(),
         started_at,
@@ -160,22 +171,28 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
         config: services.config.subscribe(),
         metrics: Arc::new(Metrics::new()),
         liveness: Arc::default(),
+        gate: gate.clone(),
+        reload: reload_tx,
+        stopping: stop_http.clone(),
     });
+    tokio::spawn(forget_idle_clients(gate.clone()));
     let http_stopped = stop_http.clone().cancelled_owned();
-    let server = tokio::spawn(async move {
-        use axum::serve::ListenerExt;
-        // Answers are written whole; without Nagle's delay a keep-alive client never
-        // waits on a delayed ACK.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(http_stopped)
-        .await
-    });
+    let service = app.into_make_service_with_connect_info::<http::Peer>();
+    let server = match &tls {
+        Some(certs) => {
+            let listener = TlsListener::new(listener, certs.clone()).context("setting up TLS")?;
+            tokio::spawn(async move {
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(http_stopped)
+                    .await
+            })
+        }
+        None => tokio::spawn(async move {
+            axum::serve(http::PlainListener(listener), service)
+                .with_graceful_shutdown(http_stopped)
+                .await
+        }),
+    };
     tracing::info!(%listen, programs, config = %source.display(), pid1 = platform::is_pid1(), "warden started");
 
     let mut signals = 0;
@@ -192,7 +209,10 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
                 shutting_down.store(true, Ordering::Relaxed);
                 shutdown_signal(&handle, "SIGINT", signals).await
             }
-            _ = sighup.recv() => { let _ = reload(&handle, &source, &mut services).await; }
+            _ = sighup.recv() => { let _ = reload(&handle, &source, &mut services, &gate, tls.as_deref()).await; }
+            Some(reply) = reload_rx.recv() => {
+                let _ = reply.send(reload(&handle, &source, &mut services, &gate, tls.as_deref()).await);
+            }
         }
     };
     stop_http.cancel();
@@ -216,19 +236,54 @@ async fn shutdown_signal(handle: &Handle, name: &str, count: u32) {
     }
 }
 
-/// Re-reads the configuration file and applies it; an invalid file is refused and the
-/// running configuration stays. Used by SIGHUP (and the API's reload).
-async fn reload(handle: &Handle, path: &Path, services: &mut Services) -> Result<ConfigDiff, String> {
+/// Re-reads the configuration file and applies it; an invalid file (or an unreadable
+/// token file) is refused and the running configuration stays. Used by SIGHUP and by
+/// `POST /api/v1/reload`, which gets every problem back.
+async fn reload(
+    handle: &Handle,
+    path: &Path,
+    services: &mut Services,
+    gate: &std::sync::RwLock<Arc<Gate>>,
+    tls: Option<&Certs>,
+) -> Result<ConfigDiff, Vec<String>> {
     tracing::info!(config = %path.display(), "reloading the configuration");
-    match config::load(path) {
-        Ok(new) => {
-            services.apply(&new);
-            handle.reload(new).await.map_err(|e| e.to_string())
+    let refused = |errors: Vec<String>| async move {
+        handle.reload_refused(errors.join("\n")).await;
+        Err(errors)
+    };
+    let new = match config::load(path) {
+        Ok(new) => new,
+        Err(errors) => return refused(errors.0.iter().map(ToString::to_string).collect()).await,
+    };
+    let previous = gate.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let new_gate = match Gate::new(&new, Some(&previous)) {
+        Ok(g) => g,
+        Err(e) => return refused(vec![e]).await,
+    };
+    let running = services.config.borrow().clone();
+    if new.server.listen != running.server.listen || new.server.tls.is_some() != tls.is_some() {
+        tracing::warn!("server.listen and turning TLS on or off take effect at the next start of warden");
+    }
+    // New certificate files (renewed by certbot or cert-manager) are read at each reload.
+    if let (Some(certs), Some(files)) = (tls, &new.server.tls) {
+        if let Err(e) = certs.reload(files) {
+            return refused(vec![e]).await;
         }
-        Err(errors) => {
-            let text = errors.to_string();
-            handle.reload_refused(text.clone()).await;
-            Err(text)
+    }
+    services.apply(&new);
+    let diff = handle.reload(new).await.map_err(|e| vec![e.to_string()])?;
+    *gate.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new_gate);
+    Ok(diff)
+}
+
+/// Drops the rate-limit buckets of clients that have been quiet (bounded memory).
+async fn forget_idle_clients(gate: Arc<std::sync::RwLock<Arc<Gate>>>) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        let current = gate.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(limiter) = &current.limiter {
+            limiter.forget_idle();
         }
     }
 }

@@ -11,20 +11,27 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
+use axum::body::Body;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{ConnectInfo, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::net::SocketAddr;
-use tokio::sync::{watch, Mutex};
+use std::sync::RwLock;
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
+
+use crate::auth::{Auth, Denied, Limiter, Need};
+use crate::redact::Redactor;
 
 use crate::api::{
-    self, CheckInfo, CpuInfo, DiskInfo, ErrorBody, EventReport, Finding, ProgramStatus, Status, SystemInfo, UsageInfo,
+    self, CheckInfo, ControlAnswer, CpuInfo, DiskInfo, ErrorBody, EventReport, Finding, LogLineInfo, LogTail,
+    ProgramDetail, ProgramStatus, ReloadAnswer, ReloadRefused, Status, SystemInfo, UsageInfo,
 };
 use crate::config::Config;
+use crate::events::{ProgramSnapshot, ProgramState};
 use crate::health::checks::CheckStatus;
 use crate::health::system::{SystemReport, Usage};
 use crate::health::verdict::{self, Inputs};
@@ -54,6 +61,47 @@ pub struct AppState {
     pub config: watch::Receiver<Arc<Config>>,
     pub metrics: Arc<Metrics>,
     pub liveness: Arc<Liveness>,
+    /// Who may do what, from the running configuration; replaced at each reload.
+    pub gate: Arc<RwLock<Arc<Gate>>>,
+    /// Asks the main loop to reload the configuration file (as SIGHUP does).
+    pub reload: mpsc::Sender<oneshot::Sender<ReloadOutcome>>,
+    /// Cancelled when the HTTP server stops (after the programs are down): follow
+    /// streams then send their last lines and end properly.
+    pub stopping: tokio_util::sync::CancellationToken,
+}
+
+/// What a reload came to: the changes, or every problem of the refused file.
+pub type ReloadOutcome = Result<crate::config::ConfigDiff, Vec<String>>;
+
+/// The parts of the configuration every request consults, built once per config.
+pub struct Gate {
+    pub auth: Auth,
+    pub limiter: Option<Arc<Limiter>>,
+    pub redactor: Redactor,
+    pub request_timeout: Duration,
+    /// Clients are told apart by `X-Forwarded-For` (its last entry, the one the proxy
+    /// wrote) rather than by the proxy's own address.
+    pub behind_proxy: bool,
+}
+
+impl Gate {
+    /// From a validated config (reads the token files). The rate limiter of `previous`
+    /// is kept when the limit did not change, so a reload does not refill every bucket.
+    pub fn new(config: &Config, previous: Option<&Gate>) -> Result<Gate, String> {
+        let limiter = config.server.rate_limit.map(|rate| {
+            match previous.and_then(|g| g.limiter.as_ref()).filter(|l| l.rate == rate) {
+                Some(same) => same.clone(),
+                None => Arc::new(Limiter::new(rate)),
+            }
+        });
+        Ok(Gate {
+            auth: Auth::load(&config.server)?,
+            limiter,
+            redactor: Redactor::new(config),
+            request_timeout: config.server.request_timeout,
+            behind_proxy: config.server.behind_tls_proxy,
+        })
+    }
 }
 
 /// The last time the supervision loop answered, shared by every `/live` request.
@@ -105,6 +153,28 @@ impl Liveness {
 /// clone of the whole [`AppState`] (a dozen reference counts) showed in a `/live` profile.
 type Shared = Arc<AppState>;
 
+/// Every route as (method, path): the OpenAPI document must list exactly these (a test
+/// in `openapi.rs` compares them), and a router test requests each one.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/live"),
+    ("GET", "/ready"),
+    ("GET", "/health"),
+    ("GET", "/metrics"),
+    ("GET", "/status"),
+    ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/programs"),
+    ("GET", "/api/v1/programs/{name}"),
+    ("POST", "/api/v1/programs/{name}/{action}"),
+    ("GET", "/api/v1/programs/{name}/logs"),
+    ("POST", "/api/v1/reload"),
+    ("GET", "/api/v1/alerts"),
+    ("POST", "/api/v1/events"),
+];
+
+/// The probe endpoints: never rate limited (a limited kubelet would restart the pod),
+/// public unless `[server] public` leaves them out.
+const PROBES: [&str; 4] = ["/live", "/ready", "/health", "/metrics"];
+
 pub fn router(state: AppState) -> Router {
     let state: Shared = Arc::new(state);
     Router::new()
@@ -113,14 +183,180 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/programs", get(programs))
         .route("/api/v1/programs/{name}", get(program))
         .route("/api/v1/programs/{name}/{action}", post(control))
+        .route("/api/v1/programs/{name}/logs", get(logs))
+        .route("/api/v1/reload", post(reload))
+        .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/events", post(event))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        // Outermost last: count → guard (rate limit, authorise, time limit) → handler.
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard))
         .route_layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
+}
+
+impl AppState {
+    fn gate(&self) -> Arc<Gate> {
+        self.gate.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+fn route_of(request: &Request) -> &str {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("", MatchedPath::as_str)
+}
+
+/// One layer for the three checks (one look at the gate, one boxed future): the rate
+/// limit, then the token, then the time limit. The probes skip the limit and the
+/// timer: they answer from memory, and a kubelet must never be limited.
+async fn guard(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let gate = state.gate();
+    let route = route_of(&request);
+    let probe = PROBES.contains(&route);
+    if !probe {
+        if let Some(refused) = rate_limited(&gate, &request) {
+            return refused;
+        }
+    }
+    if let Some(refused) = unauthorised(&gate, route, probe, &request) {
+        return refused;
+    }
+    // A control request with `?wait=true` is bounded by its own `timeout` (up to 10m).
+    let waits = request
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "wait=true"));
+    if probe || waits {
+        return next.run(request).await;
+    }
+    let limit = gate.request_timeout;
+    drop(gate);
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request took longer than {} ([server] request_timeout)",
+                crate::config::format_duration(limit)
+            ),
+        ),
+    }
+}
+
+/// 401/403 unless the request's token (or the lack of one) may do what it asks.
+fn unauthorised(gate: &Gate, route: &str, probe: bool, request: &Request) -> Option<Response> {
+    let need = if route == "/api/v1/openapi.json" || (probe && gate.auth.is_public(route)) {
+        Need::Nothing
+    } else if matches!(*request.method(), Method::GET | Method::HEAD) {
+        Need::Read
+    } else {
+        Need::Control
+    };
+    let header = request.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    match gate.auth.check(need, header) {
+        Ok(()) => None,
+        Err(Denied::Unauthenticated(why)) => {
+            let mut response = error(StatusCode::UNAUTHORIZED, why);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            Some(response)
+        }
+        Err(Denied::Forbidden(why)) => Some(error(StatusCode::FORBIDDEN, why)),
+    }
+}
+
+/// 429 with `Retry-After` once a client (other than a loopback one) used its burst.
+fn rate_limited(gate: &Gate, request: &Request) -> Option<Response> {
+    let limiter = gate.limiter.as_ref()?;
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<Peer>>()
+        .map(|c| c.0 .0.ip())
+        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+    let client = if gate.behind_proxy {
+        forwarded_for(request).unwrap_or(peer)
+    } else {
+        peer
+    };
+    // The CLI on the same host, a sidecar, a local script polling `/status`: the limit
+    // is for the network.
+    if client.is_loopback() {
+        return None;
+    }
+    let wait = limiter.check(client).err()?;
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!(
+            "too many requests from {client}: at most {} per second (burst {}); retry in {seconds}s",
+            limiter.rate.per_second, limiter.rate.burst
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, seconds.max(1).into());
+    Some(response)
+}
+
+/// The client's address as the connection gave it, for plain and TLS listeners alike
+/// (axum's `ConnectInfo<SocketAddr>` exists only for a bare `TcpListener`).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, PlainListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, PlainListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
+/// Plain TCP with `TCP_NODELAY`: answers are written whole, and without Nagle's delay a
+/// keep-alive client never waits on a delayed ACK.
+pub struct PlainListener(pub tokio::net::TcpListener);
+
+impl axum::serve::Listener for PlainListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (stream, peer) = axum::serve::Listener::accept(&mut self.0).await;
+        let _ = stream.set_nodelay(true);
+        (stream, peer)
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crate::tls::TlsListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, crate::tls::TlsListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
+/// The last address of `X-Forwarded-For`: the one the proxy in front appended.
+fn forwarded_for(request: &Request) -> Option<std::net::IpAddr> {
+    let value = request.headers().get_all("x-forwarded-for").iter().next_back()?;
+    value.to_str().ok()?.rsplit(',').next()?.trim().parse().ok()
+}
+
+async fn method_not_allowed() -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this endpoint does not take that method",
+    )
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], crate::openapi::DOCUMENT).into_response()
 }
 
 /// Counts every routed request in `warden_http_requests_total` and its duration.
@@ -277,7 +513,11 @@ async fn event(State(state): State<Shared>, body: Result<Json<EventReport>, Json
     state.metrics.event(&report.kind, program, report.count);
     (
         StatusCode::ACCEPTED,
-        Json(serde_json::json!({"kind": report.kind, "count": report.count, "program": report.program})),
+        Json(api::EventAccepted {
+            kind: report.kind,
+            count: report.count,
+            program: report.program,
+        }),
     )
         .into_response()
 }
@@ -367,25 +607,66 @@ async fn programs(State(state): State<Shared>) -> Json<Vec<ProgramStatus>> {
 
 async fn program(State(state): State<Shared>, Path(name): Path<String>) -> Response {
     let snapshot = state.supervisor.snapshot();
-    match snapshot.programs.iter().find(|p| p.name == name) {
-        Some(p) => Json(ProgramStatus::new(p, SystemTime::now())).into_response(),
-        None => error(StatusCode::NOT_FOUND, CommandError::UnknownProgram(name).to_string()),
+    let config = state.config.borrow().clone();
+    match (snapshot.programs.iter().find(|p| p.name == name), config.program(&name)) {
+        (Some(p), Some(spec)) => Json(ProgramDetail {
+            status: ProgramStatus::new(p, SystemTime::now()),
+            config: crate::redact::program_config(spec, &config.server.secret_env, &state.gate().redactor),
+        })
+        .into_response(),
+        _ => unknown_program(&name),
     }
 }
 
-/// `POST /api/v1/programs/{name}/start|stop|restart`. Until tokens exist, control is
-/// only accepted from the loopback interface.
+fn unknown_program(name: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        CommandError::UnknownProgram(name.to_string()).to_string(),
+    )
+}
+
+/// Longest `?timeout=` of a control request.
+const MAX_WAIT: Duration = Duration::from_secs(600);
+const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+
+#[derive(serde::Deserialize)]
+struct ControlQuery {
+    #[serde(default)]
+    wait: bool,
+    timeout: Option<String>,
+}
+
+/// `POST /api/v1/programs/{name}/start|stop|restart`: 202 once the supervisor accepted
+/// it; with `?wait=true`, 200 once the program is running (start, restart: a new
+/// process) or stopped, 409 if that did not happen within `timeout`.
 async fn control(
     State(state): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((name, action)): Path<(String, String)>,
+    query: Result<Query<ControlQuery>, QueryRejection>,
 ) -> Response {
-    if !peer.ip().is_loopback() {
-        return error(
-            StatusCode::FORBIDDEN,
-            "control endpoints are only served to loopback clients",
-        );
-    }
+    let Query(query) = match query {
+        Ok(q) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let timeout = match query.timeout.as_deref().map(crate::config::parse_duration) {
+        None => DEFAULT_WAIT,
+        Some(Ok(t)) if t <= MAX_WAIT => t,
+        Some(Ok(_)) | Some(Err(_)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "invalid timeout {:?}: write a duration up to {}, like \"30s\"",
+                    query.timeout.unwrap_or_default(),
+                    crate::config::format_duration(MAX_WAIT)
+                ),
+            )
+        }
+    };
+    let before = state.supervisor.snapshot();
+    let Some(old) = before.programs.iter().find(|p| p.name == name) else {
+        return unknown_program(&name);
+    };
+    let old_pid = old.pid;
     let result = match action.as_str() {
         "start" => state.supervisor.start(&name).await,
         "stop" => state.supervisor.stop(&name).await,
@@ -393,20 +674,248 @@ async fn control(
         _ => {
             return error(
                 StatusCode::NOT_FOUND,
-                format!("unknown action `{action}` (start, stop, restart)"),
+                format!("unknown action {action:?}: use start, stop or restart"),
             )
         }
     };
     match result {
-        Ok(()) => (
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({"program": name, "action": action})),
+        Ok(()) => {}
+        Err(e @ CommandError::UnknownProgram(_)) => return error(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e @ CommandError::Disabled(_)) => return error(StatusCode::CONFLICT, e.to_string()),
+        Err(e @ CommandError::ShuttingDown) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+    let answer = |p: &ProgramSnapshot| ControlAnswer {
+        program: name.clone(),
+        action: action.clone(),
+        state: p.state.as_str().to_string(),
+        pid: p.pid,
+    };
+    if !query.wait {
+        let now = state.supervisor.snapshot();
+        return match now.programs.iter().find(|p| p.name == name) {
+            Some(p) => (StatusCode::ACCEPTED, Json(answer(p))).into_response(),
+            None => unknown_program(&name),
+        };
+    }
+    let done = |p: &ProgramSnapshot| match action.as_str() {
+        "stop" => p.pid.is_none() && !matches!(p.state, ProgramState::Starting | ProgramState::Running),
+        "restart" => p.state == ProgramState::Running && p.pid.is_some() && p.pid != old_pid,
+        _ => p.state == ProgramState::Running,
+    };
+    let mut watch = state.supervisor.watch();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let last = {
+            let snapshot = watch.borrow_and_update();
+            match snapshot.programs.iter().find(|p| p.name == name) {
+                Some(p) if done(p) => return (StatusCode::OK, Json(answer(p))).into_response(),
+                Some(p) => p.clone(),
+                None => return unknown_program(&name),
+            }
+        };
+        let changed = tokio::time::timeout_at(deadline, watch.changed()).await;
+        if !matches!(changed, Ok(Ok(()))) {
+            let goal = if action == "stop" { "stopped" } else { "running" };
+            let why = last.reason.map(|r| format!(" ({r})")).unwrap_or_default();
+            return error(
+                StatusCode::CONFLICT,
+                format!(
+                    "{name} was not {goal} within {}: it is {}{why}",
+                    crate::config::format_duration(timeout),
+                    last.state
+                ),
+            );
+        }
+    }
+}
+
+/// Most lines one `?tail=` may ask for.
+const MAX_TAIL: usize = 10_000;
+const DEFAULT_TAIL: usize = 100;
+/// Lines sent per wake-up of a follow stream.
+const FOLLOW_BATCH: usize = 1_000;
+const FOLLOW_KEEPALIVE: Duration = Duration::from_secs(15);
+
+#[derive(serde::Deserialize)]
+struct LogsQuery {
+    tail: Option<usize>,
+    #[serde(default)]
+    follow: bool,
+}
+
+fn line_info(line: &crate::logs::LogLine, redactor: &Redactor) -> LogLineInfo {
+    LogLineInfo {
+        at: humantime::format_rfc3339_micros(line.at).to_string(),
+        stream: match line.stream {
+            crate::logs::Stream::Stdout => "stdout",
+            crate::logs::Stream::Stderr => "stderr",
+            crate::logs::Stream::Warden => "warden",
+        }
+        .to_string(),
+        text: redactor.redact(&line.text).into_owned(),
+    }
+}
+
+/// `GET /api/v1/programs/{name}/logs?tail=N[&follow=true]`: the last lines from memory
+/// (`[logs] tail_lines` at most), then with `follow` every new line as a Server-Sent
+/// Event. Known secret values are blanked out of each line.
+async fn logs(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    query: Result<Query<LogsQuery>, QueryRejection>,
+) -> Response {
+    let Query(query) = match query {
+        Ok(q) => q,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("{}; tail is a number of lines from 0 to {MAX_TAIL}", e.body_text()),
+            )
+        }
+    };
+    let tail = query.tail.unwrap_or(DEFAULT_TAIL);
+    if tail > MAX_TAIL {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("tail must be from 0 to {MAX_TAIL} lines, not {tail}"),
+        );
+    }
+    let Some(sink) = state.supervisor.logs(&name).await else {
+        // A disabled program exists but has never had a log.
+        if state.supervisor.snapshot().programs.iter().any(|p| p.name == name) {
+            if query.follow {
+                return error(
+                    StatusCode::CONFLICT,
+                    format!("{name} is disabled: it has no log to follow"),
+                );
+            }
+            return Json(LogTail {
+                program: name,
+                lines: vec![],
+            })
+            .into_response();
+        }
+        return unknown_program(&name);
+    };
+    let gate = state.gate();
+    if !query.follow {
+        let lines = sink.tail(tail).iter().map(|l| line_info(l, &gate.redactor)).collect();
+        return Json(LogTail { program: name, lines }).into_response();
+    }
+    let mut appended = sink.follow();
+    let mut next = appended.borrow_and_update().saturating_sub(tail as u64);
+    let stream = async_stream(move |tx| async move {
+        let mut stopped = false;
+        loop {
+            let (lines, skipped) = sink.since(next, FOLLOW_BATCH);
+            let gate = state.gate();
+            if skipped > 0 {
+                let gap = serde_json::to_string(&api::LogGap { skipped }).expect("plain data");
+                let event = format!("event: gap\ndata: {gap}\n\n");
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+            next += skipped + lines.len() as u64;
+            if !lines.is_empty() {
+                let mut chunk = String::new();
+                for line in &lines {
+                    let data = serde_json::to_string(&line_info(line, &gate.redactor)).expect("plain data");
+                    chunk.push_str("event: line\ndata: ");
+                    chunk.push_str(&data);
+                    chunk.push_str("\n\n");
+                }
+                if tx.send(chunk).await.is_err() {
+                    return;
+                }
+                continue; // there may be more than one batch waiting
+            }
+            if stopped {
+                return; // the last lines are out
+            }
+            tokio::select! {
+                changed = tokio::time::timeout(FOLLOW_KEEPALIVE, appended.changed()) => match changed {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return, // the program was removed
+                    Err(_) => {
+                        if tx.send(":\n\n".to_string()).await.is_err() {
+                            return;
+                        }
+                    }
+                },
+                // One more round sends what came before the stop, then the stream ends.
+                _ = state.stopping.cancelled() => stopped = true,
+            }
+        }
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+/// A body stream fed by a task: the task ends when the client goes away (its next
+/// send fails).
+fn async_stream<F, Fut>(make: F) -> impl futures_core::Stream<Item = Result<String, std::convert::Infallible>>
+where
+    F: FnOnce(mpsc::Sender<String>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(8);
+    tokio::spawn(make(tx));
+    ReceiverStream(rx)
+}
+
+struct ReceiverStream(mpsc::Receiver<String>);
+
+impl futures_core::Stream for ReceiverStream {
+    type Item = Result<String, std::convert::Infallible>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx).map(|item| item.map(Ok))
+    }
+}
+
+/// `POST /api/v1/reload`: as SIGHUP. 200 with the changes, or 400 with every problem
+/// of the file (the running configuration stays).
+async fn reload(State(state): State<Shared>) -> Response {
+    let (tx, rx) = oneshot::channel();
+    if state.reload.send(tx).await.is_err() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "warden is shutting down");
+    }
+    match rx.await {
+        Ok(Ok(diff)) => Json(ReloadAnswer {
+            added: diff.added,
+            changed: diff.changed,
+            removed: diff.removed,
+            unchanged: diff.unchanged,
+        })
+        .into_response(),
+        Ok(Err(errors)) => (
+            StatusCode::BAD_REQUEST,
+            Json(ReloadRefused {
+                error: format!(
+                    "the configuration was refused ({} problem{}); the running configuration stays",
+                    errors.len(),
+                    if errors.len() == 1 { "" } else { "s" }
+                ),
+                errors,
+            }),
         )
             .into_response(),
-        Err(e @ CommandError::UnknownProgram(_)) => error(StatusCode::NOT_FOUND, e.to_string()),
-        Err(e @ CommandError::Disabled(_)) => error(StatusCode::CONFLICT, e.to_string()),
-        Err(e @ CommandError::ShuttingDown) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "warden is shutting down"),
     }
+}
+
+/// `GET /api/v1/alerts`: none until alerting exists.
+async fn alerts() -> Json<api::Alerts> {
+    Json(api::Alerts::default())
 }
 
 async fn not_found() -> Response {
@@ -416,3 +925,7 @@ async fn not_found() -> Response {
 pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(ErrorBody { error: message.into() })).into_response()
 }
+
+#[cfg(test)]
+#[path = "http_tests.rs"]
+mod tests;

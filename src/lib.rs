@@ -7,7 +7,7 @@
 //! | 0 vocabulary, no I/O | [`config`], [`events`], [`api`] |
 //! | 1 pure cores | [`supervisor::machine`], [`supervisor::backoff`], [`supervisor::order`], [`supervisor::health`], [`health::verdict`] |
 //! | 2 runtime adapters | [`supervisor`] (the loop), [`platform`] (spawn, reap, kill, /proc), [`logs`], [`health`] (probes, system, checks), [`telemetry`] |
-//! | 3 surfaces | [`http`], [`metrics`], [`cli`] |
+//! | 3 surfaces | [`http`], [`auth`], [`tls`], [`metrics`], [`openapi`], [`redact`], [`cli`], [`client`] |
 //! | 4 wiring | [`app`], `main.rs` |
 //!
 //! Start reading at [`app::run`]: it loads the config, starts the reaper, the
@@ -15,16 +15,21 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod events;
 pub mod health;
 pub mod http;
 pub mod logs;
 pub mod metrics;
+pub mod openapi;
+pub mod redact;
 
 pub mod platform;
 pub mod supervisor;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;
+pub mod tls;

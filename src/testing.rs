@@ -67,3 +67,32 @@ pub fn require(what: &str, available: bool) -> bool {
     eprintln!("\n!!! SKIPPED: {what} is not available; the test did not run !!!\n");
     false
 }
+
+/// The reaper of this test process. Every `Reaper` sweeps `waitpid(-1)`, so two of
+/// them would steal each other's statuses, and a reaper started inside a
+/// `#[tokio::test]` would die with that test's runtime. So one reaper serves every
+/// test, started once on a runtime of its own that lives as long as the process.
+/// (Consequence: in this test binary, children must be waited for through it.)
+pub fn reaper() -> crate::platform::reaper::Reaper {
+    use crate::platform::reaper::Reaper;
+    static REAPER: std::sync::OnceLock<Reaper> = std::sync::OnceLock::new();
+    REAPER
+        .get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name("test-reaper".into())
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    runtime.block_on(async {
+                        tx.send(Reaper::start().unwrap()).unwrap();
+                        std::future::pending::<()>().await
+                    })
+                })
+                .unwrap();
+            rx.recv().unwrap()
+        })
+        .clone()
+}

@@ -21,7 +21,8 @@ mod units;
 mod validate;
 
 pub use model::*;
-pub use units::{format_duration, format_size};
+pub use units::{format_duration, format_size, parse_duration};
+pub use validate::{MIN_TOKEN_LEN, TOKEN_ENV};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

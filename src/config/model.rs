@@ -116,6 +116,92 @@ pub struct MetricsConfig {
 pub struct ServerConfig {
     /// Where the HTTP server listens.
     pub listen: SocketAddr,
+    /// Tokens that may read and control (`tokens`; else `$WARDEN_API_TOKEN` when neither
+    /// `tokens` nor `token_file` is set).
+    pub tokens: Vec<Secret>,
+    /// A file of more such tokens, one per line, read at start and at each reload.
+    pub token_file: Option<PathBuf>,
+    /// Tokens that may only read (GET).
+    pub read_only_tokens: Vec<Secret>,
+    pub read_only_token_file: Option<PathBuf>,
+    /// Which of `/live`, `/ready`, `/health`, `/metrics` need no token.
+    pub public: Vec<PublicEndpoint>,
+    /// A proxy in front terminates TLS (satisfies the production guard without `tls`).
+    pub behind_tls_proxy: bool,
+    pub tls: Option<TlsFiles>,
+    /// Per-client token bucket for everything but the probes and `/metrics`; `None`: off.
+    pub rate_limit: Option<RateLimit>,
+    /// Longest time a request may take before its answer starts (408).
+    pub request_timeout: Duration,
+    /// More `env` names whose values the API shows as `***`.
+    pub secret_env: Vec<String>,
+}
+
+impl ServerConfig {
+    /// Whether any token (full or read-only) is configured, in the file or by path.
+    pub fn has_tokens(&self) -> bool {
+        !self.tokens.is_empty()
+            || self.token_file.is_some()
+            || !self.read_only_tokens.is_empty()
+            || self.read_only_token_file.is_some()
+    }
+}
+
+/// The endpoints that may be served without a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicEndpoint {
+    Live,
+    Ready,
+    Health,
+    Metrics,
+}
+
+impl PublicEndpoint {
+    pub const ALL: [PublicEndpoint; 4] = [Self::Live, Self::Ready, Self::Health, Self::Metrics];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Ready => "ready",
+            Self::Health => "health",
+            Self::Metrics => "metrics",
+        }
+    }
+
+    /// The path it is served at.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Live => "/live",
+            Self::Ready => "/ready",
+            Self::Health => "/health",
+            Self::Metrics => "/metrics",
+        }
+    }
+}
+
+/// `[server.tls]`: PEM files, read at start and at each reload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Requests per second refilled.
+    pub per_second: u32,
+    /// Requests allowed at once.
+    pub burst: u32,
+}
+
+/// Whether an `env` name holds a secret by its name: `*_KEY`, `*_TOKEN`, `*_PASSWORD`,
+/// `*_SECRET` (and the bare words), or listed in `[server] secret_env`.
+pub fn is_secret_name(name: &str, secret_env: &[String]) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["KEY", "TOKEN", "PASSWORD", "SECRET", "PASSWD", "CREDENTIALS"]
+        .iter()
+        .any(|w| upper == *w || upper.ends_with(&format!("_{w}")))
+        || secret_env.iter().any(|s| s == name)
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -43,6 +43,30 @@ pub struct RawConfig {
 #[serde(expecting = "a [server] table")]
 pub struct RawServer {
     pub listen: Option<Spanned<Scalar>>,
+    pub tokens: Option<Vec<Spanned<Scalar>>>,
+    pub token_file: Option<Spanned<Scalar>>,
+    pub read_only_tokens: Option<Vec<Spanned<Scalar>>>,
+    pub read_only_token_file: Option<Spanned<Scalar>>,
+    pub public: Option<Vec<Spanned<Scalar>>>,
+    pub behind_tls_proxy: Option<Spanned<Scalar>>,
+    pub tls: Option<RawTls>,
+    pub rate_limit: Option<RawRateLimit>,
+    pub request_timeout: Option<Spanned<Scalar>>,
+    pub secret_env: Option<Vec<Spanned<Scalar>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a [server.tls] table with cert and key")]
+pub struct RawTls {
+    pub cert: Option<Spanned<Scalar>>,
+    pub key: Option<Spanned<Scalar>>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a table like { per_second = 20, burst = 100 }")]
+pub struct RawRateLimit {
+    pub per_second: Option<Spanned<Scalar>>,
+    pub burst: Option<Spanned<Scalar>>,
 }
 
 #[derive(Deserialize)]
@@ -393,7 +417,22 @@ mod tests {
 
     #[test]
     fn fields_come_from_serde() {
-        assert_eq!(fields_of::<RawServer>(), ["listen"]);
+        assert_eq!(
+            fields_of::<RawServer>(),
+            [
+                "listen",
+                "tokens",
+                "token_file",
+                "read_only_tokens",
+                "read_only_token_file",
+                "public",
+                "behind_tls_proxy",
+                "tls",
+                "rate_limit",
+                "request_timeout",
+                "secret_env"
+            ]
+        );
         assert_eq!(
             fields_of::<RawConfig>(),
             [

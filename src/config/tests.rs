@@ -1221,3 +1221,131 @@ fn a_probe_or_required_change_does_not_restart_the_program() {
     let moved = ok("[[program]]\nname = \"web\"\ncommand = \"w\"\nport = 9001\n");
     assert_eq!(diff(&before, &moved).changed, ["web"]);
 }
+
+// ---- [server]: tokens, public endpoints, TLS, rate limit, production guard ----
+
+const TOKEN: &str = "0123456789abcdef0123";
+
+#[test]
+fn server_defaults_public_probes_rate_limit_and_no_token() {
+    let c = ok("");
+    assert!(c.server.tokens.is_empty());
+    assert!(!c.server.has_tokens());
+    assert_eq!(c.server.public, PublicEndpoint::ALL.to_vec());
+    assert_eq!(
+        c.server.rate_limit,
+        Some(RateLimit {
+            per_second: 20,
+            burst: 100
+        })
+    );
+    assert_eq!(c.server.request_timeout, Duration::from_secs(30));
+    assert_eq!(c.server.tls, None);
+}
+
+#[test]
+fn token_comes_from_the_file_or_else_from_warden_api_token() {
+    let c = ok_with("", &[("WARDEN_API_TOKEN", TOKEN)]);
+    assert_eq!(c.server.tokens, vec![Secret::new(TOKEN)]);
+    // Tokens named in the file replace the variable.
+    let c = ok_with(
+        "[server]\ntokens = [\"${OPS}\"]\nread_only_tokens = [\"${RO}\"]\n",
+        &[
+            ("WARDEN_API_TOKEN", TOKEN),
+            ("OPS", "ops-token-0123456789"),
+            ("RO", "read-token-0123456789"),
+        ],
+    );
+    assert_eq!(c.server.tokens, vec![Secret::new("ops-token-0123456789")]);
+    assert_eq!(c.server.read_only_tokens, vec![Secret::new("read-token-0123456789")]);
+    let c = ok_with(
+        "[server]\ntoken_file = \"/run/secrets/t\"\n",
+        &[("WARDEN_API_TOKEN", TOKEN)],
+    );
+    assert!(c.server.tokens.is_empty());
+    assert_eq!(c.server.token_file.as_deref(), Some(Path::new("/run/secrets/t")));
+}
+
+#[test]
+fn short_tokens_are_refused_without_showing_them() {
+    let e = one_error("[server]\ntokens = [\"hunter2\"]\n");
+    assert_eq!(
+        e,
+        "w.toml:2:11: server.tokens entry #1 is shorter than 16 characters: use a long random value, e.g. `openssl rand -hex 32`"
+    );
+    assert!(!e.contains("hunter2"));
+    let e = errors_with("", &[("WARDEN_API_TOKEN", "hunter2")]);
+    assert_eq!(e.len(), 1);
+    assert!(e[0].contains("$WARDEN_API_TOKEN is shorter than 16"), "{e:?}");
+    assert!(!e[0].contains("hunter2"));
+}
+
+#[test]
+fn server_bad_values_say_what_is_valid() {
+    assert_eq!(
+        one_error("[server]\npublic = [\"live\", \"status\"]\n"),
+        "w.toml:2:19: invalid value \"status\" in server.public: use live, ready, health or metrics"
+    );
+    assert_eq!(
+        one_error("[server.tls]\ncert = \"c.pem\"\n"),
+        "w.toml:2:8: [server.tls] needs both `cert` and `key` (PEM files)"
+    );
+    assert_eq!(
+        one_error("[server]\nrequest_timeout = \"0s\"\n"),
+        "w.toml:2:19: server.request_timeout must be longer than 0s"
+    );
+    assert_eq!(
+        one_error("[server]\nsecret_env = [\"MY VAR\"]\n"),
+        "w.toml:2:15: \"MY VAR\" is not an environment variable name (letters, digits and _)"
+    );
+    assert_eq!(
+        one_error("[server]\nrate_limit = { per_second = 5, bursts = 3 }\n"),
+        "w.toml:2:32: unknown key `bursts` in server.rate_limit: did you mean `burst`? (known keys: per_second, burst)"
+    );
+    let c = ok("[server]\nrate_limit = { per_second = 0 }\npublic = []\n");
+    assert_eq!(c.server.rate_limit, None);
+    assert!(c.server.public.is_empty());
+}
+
+#[test]
+fn production_needs_a_token_and_tls_or_a_proxy() {
+    let prod = [("ENVIRONMENT", "production")];
+    let e = errors_with("[server]\nlisten = \"0.0.0.0:8080\"\n", &prod);
+    assert_eq!(
+        e,
+        [
+            "w.toml:2:10: ENVIRONMENT=production: warden refuses to start without an API token; set [server] tokens or token_file, or $WARDEN_API_TOKEN",
+            "w.toml:2:10: ENVIRONMENT=production: warden refuses to serve its API without TLS; set [server.tls] cert and key, or behind_tls_proxy = true when a proxy in front terminates TLS",
+        ]
+    );
+    let e = errors_with("", &[("ENVIRONMENT", "production"), ("WARDEN_API_TOKEN", TOKEN)]);
+    assert_eq!(e.len(), 1);
+    assert!(e[0].contains("without TLS"), "{e:?}");
+    ok_with(
+        "[server]\nbehind_tls_proxy = true\n",
+        &[("ENVIRONMENT", "production"), ("WARDEN_API_TOKEN", TOKEN)],
+    );
+    ok_with(
+        "[server.tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n",
+        &[("ENVIRONMENT", "production"), ("WARDEN_API_TOKEN", TOKEN)],
+    );
+    // Elsewhere nothing is demanded.
+    ok_with("", &[("ENVIRONMENT", "staging")]);
+}
+
+#[test]
+fn secret_names_by_suffix_or_list() {
+    for name in [
+        "ANTHROPIC_API_KEY",
+        "SLACK_TOKEN",
+        "DB_PASSWORD",
+        "SECRET",
+        "app_secret",
+    ] {
+        assert!(is_secret_name(name, &[]), "{name}");
+    }
+    for name in ["PATH", "KEYBOARD", "TOKENIZER_MODEL", "PORT"] {
+        assert!(!is_secret_name(name, &[]), "{name}");
+    }
+    assert!(is_secret_name("MY_CREDS", &["MY_CREDS".to_string()]));
+}

@@ -12,7 +12,6 @@
 //! the key; the line and column say where the value is.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -23,17 +22,20 @@ use nix::sys::signal::Signal;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+#[path = "validate/server.rs"]
+mod server;
+pub use server::{MIN_TOKEN_LEN, TOKEN_ENV};
+
 use super::interp::{self, is_env_name};
 use super::raw::{self, RawConfig, RawDependency, RawProbe, RawProgram, Scalar, Segment};
 use super::units;
 use super::{
     BackoffSpec, CheckKind, CheckSpec, Config, ConfigError, ConfigErrors, Dependency, DependencyCondition, Jitter,
     LogConfig, MetricsConfig, PortRange, PortSpec, ProbeAction, ProbeKind, ProbePort, ProbeSpec, ProgramSpec,
-    RestartPolicy, Rotation, Secret, ServerConfig, StatusRange, SupervisorConfig, SystemConfig, Thresholds,
+    RestartPolicy, Rotation, Secret, StatusRange, SupervisorConfig, SystemConfig, Thresholds,
 };
 
 // Defaults, as documented in docs/configuration.md and config/warden.toml.
-const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_DATA_DIR: &str = "./data";
 const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(15);
 const MIN_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
@@ -257,26 +259,6 @@ impl Validator<'_> {
             metrics,
             programs,
         }
-    }
-
-    fn server(&mut self, raw: &RawConfig) -> ServerConfig {
-        let default = SocketAddr::from_str(DEFAULT_LISTEN).expect("valid default");
-        let listen = match raw.server.as_ref().and_then(|s| s.listen.as_ref()) {
-            None => default,
-            Some(value) => match self.text(value, "server.listen") {
-                None => default,
-                Some(text) => SocketAddr::from_str(text.trim()).unwrap_or_else(|_| {
-                    self.error(
-                        &value.span(),
-                        format!(
-                            "invalid server.listen address {text:?}: write IP:PORT, like \"127.0.0.1:8080\" or \"0.0.0.0:8080\""
-                        ),
-                    );
-                    default
-                }),
-            },
-        };
-        ServerConfig { listen }
     }
 
     fn supervisor(&mut self, raw: &RawConfig) -> SupervisorConfig {
@@ -786,6 +768,12 @@ impl Validator<'_> {
         let (known, context): (&[&str], String) = match parent {
             [] => (raw::fields_of::<RawConfig>(), "at the top level".to_owned()),
             [Segment::Key(k)] if k == "server" => (raw::fields_of::<raw::RawServer>(), "in [server]".to_owned()),
+            [Segment::Key(k), Segment::Key(sub)] if k == "server" && sub == "tls" => {
+                (raw::fields_of::<raw::RawTls>(), "in [server.tls]".to_owned())
+            }
+            [Segment::Key(k), Segment::Key(sub)] if k == "server" && sub == "rate_limit" => {
+                (raw::fields_of::<raw::RawRateLimit>(), "in server.rate_limit".to_owned())
+            }
             [Segment::Key(k)] if k == "supervisor" => {
                 (raw::fields_of::<raw::RawSupervisor>(), "in [supervisor]".to_owned())
             }

@@ -71,6 +71,9 @@ type Attempt = Result<String, String>;
 
 impl Prober {
     pub fn new(reaper: Reaper) -> Self {
+        // reqwest is built with rustls but no provider of its own: `ring`, as the
+        // server's TLS. An error only says one is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -455,7 +458,6 @@ mod tests {
     use std::os::unix::process::CommandExt;
     use std::path::{Path, PathBuf};
     use std::process::{Command, Stdio};
-    use std::sync::OnceLock;
 
     use tokio::io::AsyncWriteExt;
     use tokio::net::{TcpListener, TcpStream};
@@ -464,32 +466,8 @@ mod tests {
     use super::*;
     use crate::config::ProbeAction;
 
-    /// The reaper of this test process. Every `Reaper` sweeps `waitpid(-1)`, so two of
-    /// them would steal each other's statuses, and a reaper started inside a
-    /// `#[tokio::test]` would die with that test's runtime. So one reaper serves every
-    /// test, started once on a runtime of its own that lives as long as the process.
-    /// (Consequence: in this test binary, children must be waited for through it.)
     fn reaper() -> Reaper {
-        static REAPER: OnceLock<Reaper> = OnceLock::new();
-        REAPER
-            .get_or_init(|| {
-                let (tx, rx) = std::sync::mpsc::channel();
-                std::thread::Builder::new()
-                    .name("test-reaper".into())
-                    .spawn(move || {
-                        let runtime = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .unwrap();
-                        runtime.block_on(async {
-                            tx.send(Reaper::start().unwrap()).unwrap();
-                            std::future::pending::<()>().await
-                        })
-                    })
-                    .unwrap();
-                rx.recv().unwrap()
-            })
-            .clone()
+        crate::testing::reaper()
     }
 
     fn program() -> ProgramSpec {

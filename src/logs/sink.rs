@@ -32,6 +32,8 @@ pub struct LogSink {
     /// A lock of its own so that readers of the tail never wait for a file write.
     tail: Mutex<Tail>,
     counters: Arc<LogCounters>,
+    /// The tail's line count after each append, for followers (`logs -f`).
+    appended: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for LogSink {
@@ -79,6 +81,7 @@ impl LogSink {
             file: Mutex::new(file),
             tail: Mutex::new(Tail::new(tail_lines)),
             counters: Arc::default(),
+            appended: tokio::sync::watch::Sender::new(0),
         }))
     }
 
@@ -94,6 +97,19 @@ impl LogSink {
     /// The last `n` lines (oldest first), at most tail_lines.
     pub fn tail(&self, n: usize) -> Vec<LogLine> {
         lock(&self.tail).last(n)
+    }
+
+    /// Up to `max` lines from line number `from` on (see [`LogSink::follow`]), and how
+    /// many lines from `from` on were already gone from the tail.
+    pub fn since(&self, from: u64, max: usize) -> (Vec<LogLine>, u64) {
+        lock(&self.tail).since(from, max)
+    }
+
+    /// The number of lines so far (the next line's number), changing at each append:
+    /// a follower starts at `*borrow() - n` and waits on `changed()`. Lines are read
+    /// from memory, so a follower is not disturbed by a rotation of the file.
+    pub fn follow(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.appended.subscribe()
     }
 
     /// A line written by warden itself about the program ("started pid 42", "exited with
@@ -169,7 +185,12 @@ impl LogSink {
         // Still under the file lock, so the tail lists lines in file order. Lines whose
         // write failed are kept: the tail may be the only place they can be seen.
         if let Some(segment) = segment {
-            lock(&self.tail).push(segment);
+            let total = {
+                let mut tail = lock(&self.tail);
+                tail.push(segment);
+                tail.total()
+            };
+            self.appended.send_replace(total);
         }
     }
 }

@@ -20,6 +20,9 @@ pub(crate) struct Tail {
     /// Sum of [`Segment::cost`]: memory actually held, not just text.
     bytes: usize,
     max_lines: usize,
+    /// Lines ever pushed: the line numbered `total - 1` is the newest, so a follower
+    /// keeps its place as a number that survives rotation and eviction.
+    total: u64,
 }
 
 /// Consecutive records of one chunk (one stream, one timestamp).
@@ -88,6 +91,7 @@ impl Tail {
             lines: 0,
             bytes: 0,
             max_lines,
+            total: 0,
         }
     }
 
@@ -98,6 +102,7 @@ impl Tail {
             return;
         }
         self.lines += segment.lines;
+        self.total += segment.lines as u64;
         self.bytes += segment.cost();
         self.segments.push_back(segment);
         while self.segments.len() > 1 {
@@ -117,6 +122,23 @@ impl Tail {
                 break;
             }
         }
+    }
+
+    /// Lines ever pushed.
+    pub(crate) fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Up to `max` lines from line number `from` on, oldest first, and how many lines
+    /// from `from` on had already left the tail (a follower that fell behind).
+    pub(crate) fn since(&self, from: u64, max: usize) -> (Vec<LogLine>, u64) {
+        let first = self.total - self.lines as u64;
+        let skipped = first.saturating_sub(from);
+        let start = from.max(first);
+        let available = (self.total.saturating_sub(start)) as usize;
+        let mut lines = self.last(available);
+        lines.truncate(max);
+        (lines, skipped)
     }
 
     /// The last `n` lines, oldest first.
@@ -166,6 +188,24 @@ mod tests {
         assert_eq!(texts(&tail.last(10)), ["g", "h", "i", "j"]);
         assert_eq!(tail.segments.len(), 1);
         assert!(segment("no newline yet", 4, 4).is_none());
+    }
+
+    #[test]
+    fn a_follower_reads_on_from_its_line_number_and_learns_what_it_missed() {
+        let mut tail = Tail::new(4);
+        tail.push(segment("a\nb\n", 1, 4).unwrap());
+        let (lines, skipped) = tail.since(0, 10);
+        assert_eq!((texts(&lines), skipped), (vec!["a", "b"], 0));
+        assert_eq!(tail.total(), 2);
+        tail.push(segment("c\n", 2, 4).unwrap());
+        let (lines, skipped) = tail.since(2, 10);
+        assert_eq!((texts(&lines), skipped), (vec!["c"], 0));
+        // Nothing new: nothing.
+        assert_eq!(tail.since(3, 10).0.len(), 0);
+        // Far behind: the oldest kept lines, and how many were evicted in between.
+        tail.push(segment("d\ne\nf\ng\n", 3, 4).unwrap());
+        let (lines, skipped) = tail.since(1, 2);
+        assert_eq!((texts(&lines), skipped), (vec!["d", "e"], 2));
     }
 
     #[test]

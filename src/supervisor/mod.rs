@@ -126,6 +126,11 @@ impl Handle {
         self.snapshot.borrow().clone()
     }
 
+    /// The snapshot as it changes (to wait for a state).
+    pub fn watch(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshot.clone()
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }

@@ -4,8 +4,11 @@
 
 mod support;
 
+mod api;
 mod cli;
+mod client;
 mod health;
 mod logs;
+mod openapi;
 mod supervision;
 mod tidy;

@@ -73,6 +73,10 @@ pub struct Warden {
     pub env: Vec<(String, String)>,
     /// Extra keys for the `[supervisor]` section.
     pub supervisor: String,
+    /// Extra keys for the `[server]` section.
+    pub server: String,
+    /// Sent as `Authorization: Bearer` with every request of these helpers.
+    pub token: Option<String>,
     child: Option<Child>,
 }
 
@@ -94,14 +98,16 @@ impl Warden {
             port: free_port(),
             env: Vec::new(),
             supervisor: String::new(),
+            server: String::new(),
+            token: None,
             child: None,
         }
     }
 
     pub fn config_text(&self, programs: &str) -> String {
         format!(
-            "[server]\nlisten = \"127.0.0.1:{}\"\n\n[supervisor]\nsample_interval = \"200ms\"\nshutdown_timeout = \"15s\"\n{}\n\n{programs}\n",
-            self.port, self.supervisor
+            "[server]\nlisten = \"127.0.0.1:{}\"\n{}\n\n[supervisor]\nsample_interval = \"200ms\"\nshutdown_timeout = \"15s\"\n{}\n\n{programs}\n",
+            self.port, self.server, self.supervisor
         )
     }
 
@@ -179,7 +185,8 @@ impl Warden {
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{}Content-Length: 0\r\nConnection: close\r\n\r\n",
+            self.authorization()
         )?;
         let mut raw = String::new();
         stream.read_to_string(&mut raw)?;
@@ -189,6 +196,13 @@ impl Warden {
             .map(|(_, b)| b.to_string())
             .unwrap_or_default();
         Ok((code, body))
+    }
+
+    fn authorization(&self) -> String {
+        self.token
+            .as_ref()
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default()
     }
 
     /// A request with a body (`content_type` may be empty for none).
@@ -202,7 +216,8 @@ impl Warden {
         };
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{ct}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{}{ct}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.authorization(),
             body.len()
         )
         .unwrap();

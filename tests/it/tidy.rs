@@ -120,11 +120,14 @@ fn imports_point_down_the_layers() {
 fn only_spawning_reads_secrets() {
     // The places that must use a secret: the program's environment, the probe's HTTP
     // headers (sent as sensitive header values), the checks' connection URLs.
-    const READERS: [&str; 4] = [
+    // The API's gate compares tokens; the redactor reads secrets to blank them.
+    const READERS: [&str; 6] = [
         "platform/spawn.rs",
         "config/model.rs",
         "health/probe.rs",
         "health/checks.rs",
+        "auth.rs",
+        "redact.rs",
     ];
     for path in sources(&src()) {
         let rel = path.strip_prefix(src()).unwrap().display().to_string();
