@@ -18,7 +18,6 @@ use std::time::Duration;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 
 use crate::api::{
     ControlAnswer, ErrorBody, LastExit, LogLineInfo, LogTail, ProgramStatus, Ready, ReloadAnswer, ReloadRefused, Status,
@@ -502,12 +501,6 @@ async fn follow(api: &Api, url: Url, term: Term) -> Result<(), Failure> {
     }
 }
 
-/// `data` of a `gap` event.
-#[derive(Debug, Deserialize)]
-struct Gap {
-    skipped: u64,
-}
-
 /// What to print for one event of a followed log: a line, a gap, or nothing
 /// (unknown events, undecodable data).
 pub fn follow_event(event: &SseEvent, term: Term) -> Option<String> {
@@ -515,7 +508,7 @@ pub fn follow_event(event: &SseEvent, term: Term) -> Option<String> {
         "line" => serde_json::from_str::<LogLineInfo>(&event.data)
             .ok()
             .map(|l| log_line(&l, term)),
-        "gap" => serde_json::from_str::<Gap>(&event.data).ok().map(|g| {
+        "gap" => serde_json::from_str::<crate::api::LogGap>(&event.data).ok().map(|g| {
             let text = format!(
                 "... {} line{} skipped ...",
                 g.skipped,

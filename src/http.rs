@@ -43,6 +43,8 @@ const LIVE_TIMEOUT: Duration = Duration::from_secs(2);
 /// A round trip this recent answers `/live` without another one: under a flood of
 /// probes the loop is asked at most ten times a second.
 const LIVE_FRESH: Duration = Duration::from_millis(100);
+/// `GET /live`'s answer, `api::Live` serialized once (a test in `openapi.rs` checks).
+pub const LIVE_ANSWER: &str = r#"{"status":"live"}"#;
 /// Largest request body accepted (events are tiny).
 const MAX_BODY: usize = 64 * 1024;
 const MAX_EVENT_COUNT: u64 = 1_000_000;
@@ -390,7 +392,7 @@ async fn count(State(state): State<Shared>, request: Request, next: Next) -> Res
 async fn live(State(state): State<Shared>) -> Response {
     if state.liveness.check(&state.supervisor).await {
         // A constant answer: nothing to build or serialize per probe.
-        ([(header::CONTENT_TYPE, "application/json")], r#"{"status":"live"}"#).into_response()
+        ([(header::CONTENT_TYPE, "application/json")], LIVE_ANSWER).into_response()
     } else {
         error(StatusCode::SERVICE_UNAVAILABLE, "the supervision loop does not answer")
     }

@@ -697,17 +697,19 @@ mod tests {
             }
         }
 
-        // Answers that have no api type (yet): their documented shape.
-        let untyped: [(&str, &str, &str, Value); 2] = [
-            ("GET", "/live", "200", json!({"status": "live"})),
-            (
-                "POST",
-                "/api/v1/events",
-                "202",
-                json!({"kind": "email_processed", "count": 3, "program": "mail-watcher"}),
-            ),
+        // `/live` answers a constant text: it must be what `api::Live` serializes to.
+        let live = serde_json::to_value(Live { status: "live".into() }).unwrap();
+        assert_eq!(serde_json::from_str::<Value>(crate::http::LIVE_ANSWER).unwrap(), live);
+        let accepted = EventAccepted {
+            kind: "email_processed".into(),
+            count: 3,
+            program: Some("mail-watcher".into()),
+        };
+        let typed: [(&str, &str, &str, Value); 2] = [
+            ("GET", "/live", "200", live),
+            ("POST", "/api/v1/events", "202", serde_json::to_value(accepted).unwrap()),
         ];
-        for (method, path, code, sample) in untyped {
+        for (method, path, code, sample) in typed {
             run(path, conforms_json(&doc, schema_of(&doc, method, path, code), &sample));
         }
         // The events of `?follow=true`, as the logs handler writes them.
@@ -715,7 +717,7 @@ mod tests {
         let sse = &logs["content"]["text/event-stream"]["schema"];
         let line = json!({"event": "line", "data": serde_json::to_string(&log_line()).unwrap()});
         run("SSE line", conforms_json(&doc, sse, &line));
-        let gap = json!({"event": "gap", "data": "{\"skipped\":120}"});
+        let gap = json!({"event": "gap", "data": serde_json::to_string(&LogGap { skipped: 120 }).unwrap()});
         run("SSE gap", conforms_json(&doc, sse, &gap));
 
         assert!(
