@@ -26,6 +26,7 @@ use crate::health::system::{self, SystemReport};
 use crate::http::{self, AppState, Gate};
 use crate::metrics::Metrics;
 use crate::platform::{self, cgroup::Cgroups, reaper::Reaper};
+use crate::service;
 use crate::supervisor::{self, Handle, Outcome};
 use crate::telemetry;
 use crate::tls::{Certs, TlsListener};
@@ -80,7 +81,7 @@ fn init(path: &Path, force: bool) -> ExitCode {
 }
 
 fn run(path: &Path) -> ExitCode {
-    let config = match config::load(path) {
+    let mut config = match config::load(path) {
         Ok(config) => config,
         Err(errors) => {
             eprintln!("{errors}");
@@ -88,6 +89,7 @@ fn run(path: &Path) -> ExitCode {
         }
     };
     telemetry::init();
+    service::fit_kubernetes(&mut config, &|k| std::env::var(k).ok());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -156,6 +158,7 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
     let mut services = Services::start(&config);
     let (handle, mut supervisor) = supervisor::start(config, reaper, cgroups.clone(), prober);
     tokio::spawn(forward_checks(services.checks.subscribe(), handle.clone()));
+    tokio::spawn(service::run_systemd(handle.clone()));
 
     let stop_http = CancellationToken::new();
     let cgroup = cgroups.as_ref().map(|c| c.dir().display().to_string());
@@ -225,6 +228,7 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
 
 async fn shutdown_signal(handle: &Handle, name: &str, count: u32) {
     if count == 1 {
+        service::stopping();
         tracing::info!(
             signal = name,
             "shutting down (send it again to kill every program at once)"
@@ -247,12 +251,17 @@ async fn reload(
     tls: Option<&Certs>,
 ) -> Result<ConfigDiff, Vec<String>> {
     tracing::info!(config = %path.display(), "reloading the configuration");
+    service::reloading();
     let refused = |errors: Vec<String>| async move {
         handle.reload_refused(errors.join("\n")).await;
+        service::reloaded("reload refused: the previous configuration keeps running");
         Err(errors)
     };
     let new = match config::load(path) {
-        Ok(new) => new,
+        Ok(mut new) => {
+            service::fit_kubernetes(&mut new, &|k| std::env::var(k).ok());
+            new
+        }
         Err(errors) => return refused(errors.0.iter().map(ToString::to_string).collect()).await,
     };
     let previous = gate.read().unwrap_or_else(|e| e.into_inner()).clone();
@@ -273,6 +282,7 @@ async fn reload(
     services.apply(&new);
     let diff = handle.reload(new).await.map_err(|e| vec![e.to_string()])?;
     *gate.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new_gate);
+    service::reloaded(&service::status_line(&handle.snapshot()));
     Ok(diff)
 }
 

@@ -8,7 +8,7 @@
 //! | 1 pure cores | [`supervisor::machine`], [`supervisor::backoff`], [`supervisor::order`], [`supervisor::health`], [`health::verdict`] |
 //! | 2 runtime adapters | [`supervisor`] (the loop), [`platform`] (spawn, reap, kill, /proc), [`logs`], [`health`] (probes, system, checks), [`telemetry`] |
 //! | 3 surfaces | [`http`], [`auth`], [`tls`], [`metrics`], [`openapi`], [`redact`], [`cli`], [`client`] |
-//! | 4 wiring | [`app`], `main.rs` |
+//! | 4 wiring | [`app`], [`service`] (systemd notify, Kubernetes grace), `main.rs` |
 //!
 //! Start reading at [`app::run`]: it loads the config, starts the reaper, the
 //! supervisor loop and the HTTP server, and waits for signals.
@@ -26,6 +26,7 @@ pub mod logs;
 pub mod metrics;
 pub mod openapi;
 pub mod redact;
+pub mod service;
 
 pub mod platform;
 pub mod supervisor;

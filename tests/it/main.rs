@@ -9,6 +9,7 @@ mod cli;
 mod client;
 mod health;
 mod logs;
+mod notify;
 mod openapi;
 mod supervision;
 mod tidy;
