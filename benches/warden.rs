@@ -208,6 +208,11 @@ const SCENARIOS: &[Scenario] = &[
         run: http_500,
     },
     Scenario {
+        name: "api-flood",
+        about: "500 programs: GET /live latency alone, then while 6 keep-alive clients flood GET /status",
+        run: api_flood,
+    },
+    Scenario {
         name: "fd-limit-1024",
         about: "500 programs with warden's RLIMIT_NOFILE soft limit at 1024 (a common default)",
         run: fd_limit,
@@ -2255,6 +2260,81 @@ fn http_500(bench: &Bench) -> Res<Outcome> {
         .map(|s| s.rss_kib as f64 / 1024.0)
         .unwrap_or(f64::NAN);
     out.metric("  warden RSS after the HTTP load", rss, "MiB", None);
+    stop_fleet(&mut w)?;
+    Ok(out)
+}
+
+/// Clients flooding `/status` (500 programs: ~300 KB of JSON each) in `api-flood`.
+const FLOOD_CLIENTS: usize = 6;
+const FLOOD_WINDOW: Duration = Duration::from_secs(5);
+
+/// `/live` latencies (ms, sorted) of sequential requests for `window`.
+fn live_latencies(port: u16, window: Duration) -> Res<Vec<f64>> {
+    let mut conn = KeepAlive::connect(port)?;
+    let mut times = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < window {
+        let t = Instant::now();
+        let (code, _) = conn.get("/live")?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        if code != 200 {
+            return Err(format!("GET /live answered {code} under load"));
+        }
+    }
+    Ok(sorted(times))
+}
+
+fn api_flood(bench: &Bench) -> Res<Outcome> {
+    let mut out = Outcome::default();
+    let (mut w, _) = launch_fleet(bench, 500, None, &mut out)?;
+    std::thread::sleep(Duration::from_secs(2));
+    let port = w.port;
+    let quiet = live_latencies(port, Duration::from_secs(2))?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flooders: Vec<_> = (0..FLOOD_CLIENTS)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || -> Res<u64> {
+                let mut conn = KeepAlive::connect(port)?;
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    conn.get("/status")?;
+                    n += 1;
+                }
+                Ok(n)
+            })
+        })
+        .collect();
+    let loaded = live_latencies(port, FLOOD_WINDOW);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut floods = 0;
+    for f in flooders {
+        floods += f.join().map_err(|_| "a flooding client panicked".to_string())??;
+    }
+    let loaded = loaded?;
+    out.metric("GET /live p50, quiet", percentile(&quiet, 50.0), "ms", None);
+    out.metric("  p99, quiet", percentile(&quiet, 99.0), "ms", None);
+    out.metric(
+        "GET /live p50 under a /status flood",
+        percentile(&loaded, 50.0),
+        "ms",
+        None,
+    );
+    out.metric(
+        "GET /live p99 under a /status flood",
+        percentile(&loaded, 99.0),
+        "ms",
+        Some(Goal::Below(50.0)),
+    );
+    out.metric(
+        "  /status answers per second during the flood",
+        floods as f64 / FLOOD_WINDOW.as_secs_f64(),
+        "req/s",
+        None,
+    );
+    out.note(format!(
+        "{FLOOD_CLIENTS} keep-alive clients flood GET /status (loopback clients are not rate limited) on the same 2 cores"
+    ));
     stop_fleet(&mut w)?;
     Ok(out)
 }
