@@ -351,26 +351,3 @@ fn tls_serves_and_picks_up_renewed_certificates_on_reload() {
     let status = wait_for("warden to exit", DEADLINE, || child.try_wait().unwrap());
     assert!(status.success(), "{}", w.stderr());
 }
-
-/// A warden started by hand that a failed test must not leave running.
-struct KillOnDrop(std::process::Child);
-
-impl std::ops::Deref for KillOnDrop {
-    type Target = std::process::Child;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for KillOnDrop {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
