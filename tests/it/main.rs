@@ -7,6 +7,8 @@ mod support;
 mod api;
 mod cli;
 mod client;
+mod deploy_compose;
+mod deploy_k8s;
 mod health;
 mod logs;
 mod notify;
