@@ -404,3 +404,72 @@ pub struct ReloadRefused {
 pub struct Alerts {
     pub alerts: Vec<serde_json::Value>,
 }
+
+/// `GET /dashboard` (JSON): everything the dashboard page shows, in one document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub warden: DashboardWarden,
+    /// The one-line verdict at the top of the page.
+    pub overall: Overall,
+    pub programs: Vec<DashboardProgram>,
+    /// Dependency checks by name (as in `/status`).
+    pub checks: BTreeMap<String, CheckInfo>,
+    /// Host resources; `null` until the first measurement.
+    pub system: Option<SystemInfo>,
+    /// The most recent events, newest first (at most 50).
+    pub events: Vec<EventInfo>,
+    /// The most recent alerts, newest first (empty until alerting exists).
+    pub alerts: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DashboardWarden {
+    pub version: String,
+    pub pid: u32,
+    /// RFC 3339.
+    pub started_at: String,
+    pub uptime_seconds: u64,
+}
+
+/// The verdict of `/health` and `/ready`, with a sentence for people.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Overall {
+    /// `healthy | degraded | unhealthy`.
+    pub status: String,
+    pub ready: bool,
+    /// E.g. "All 5 programs running" or "1 of 5 programs down: worker (backoff)".
+    pub summary: String,
+    /// Why not healthy, one entry per component (empty when healthy).
+    pub reasons: Vec<String>,
+}
+
+/// A program on the dashboard: its `/status` fields and a short usage history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DashboardProgram {
+    #[serde(flatten)]
+    pub status: ProgramStatus,
+    pub history: UsageHistory,
+}
+
+/// Usage samples, oldest first; the three lists have the same length. A `null` is a
+/// sample without a process.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UsageHistory {
+    /// Unix seconds of each sample.
+    pub at: Vec<u64>,
+    pub memory_bytes: Vec<Option<u64>>,
+    pub cpu_percent: Vec<Option<f64>>,
+}
+
+/// One supervision event, in words.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventInfo {
+    /// RFC 3339.
+    pub at: String,
+    /// `spawned | exited | state_changed | gave_up | reloaded | reload_refused | probe_changed`.
+    pub kind: String,
+    pub program: Option<String>,
+    /// `info | warning | error`.
+    pub severity: String,
+    pub message: String,
+}

@@ -177,6 +177,7 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
         gate: gate.clone(),
         reload: reload_tx,
         stopping: stop_http.clone(),
+        recorder: crate::dashboard::Recorder::start(&handle),
     });
     tokio::spawn(forget_idle_clients(gate.clone()));
     let http_stopped = stop_http.clone().cancelled_owned();

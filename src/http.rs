@@ -67,6 +67,8 @@ pub struct AppState {
     pub gate: Arc<RwLock<Arc<Gate>>>,
     /// Asks the main loop to reload the configuration file (as SIGHUP does).
     pub reload: mpsc::Sender<oneshot::Sender<ReloadOutcome>>,
+    /// Usage history and recent events for the dashboard.
+    pub recorder: Arc<crate::dashboard::Recorder>,
     /// Cancelled when the HTTP server stops (after the programs are down): follow
     /// streams then send their last lines and end properly.
     pub stopping: tokio_util::sync::CancellationToken,
@@ -171,6 +173,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/reload"),
     ("GET", "/api/v1/alerts"),
     ("POST", "/api/v1/events"),
+    ("GET", "/dashboard"),
+    ("GET", "/dashboard/app.js"),
+    ("GET", "/dashboard/app.css"),
 ];
 
 /// The probe endpoints: never rate limited (a limited kubelet would restart the pod),
@@ -193,6 +198,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/reload", post(reload))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/events", post(event))
+        .route("/dashboard", get(dashboard))
+        .route("/dashboard/app.js", get(dashboard_js))
+        .route("/dashboard/app.css", get(dashboard_css))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
@@ -254,7 +262,11 @@ async fn guard(State(state): State<Shared>, request: Request, next: Next) -> Res
 
 /// 401/403 unless the request's token (or the lack of one) may do what it asks.
 fn unauthorised(gate: &Gate, route: &str, probe: bool, request: &Request) -> Option<Response> {
-    let need = if route == "/api/v1/openapi.json" || (probe && gate.auth.is_public(route)) {
+    let page = route.starts_with("/dashboard/") || (route == "/dashboard" && wants_html(request));
+    let need = if page
+        || route == "/api/v1/openapi.json"
+        || ((probe || route == "/dashboard") && gate.auth.is_public(route))
+    {
         Need::Nothing
     } else if matches!(*request.method(), Method::GET | Method::HEAD) {
         Need::Read
@@ -348,6 +360,98 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crat
 fn forwarded_for(request: &Request) -> Option<std::net::IpAddr> {
     let value = request.headers().get_all("x-forwarded-for").iter().next_back()?;
     value.to_str().ok()?.rsplit(',').next()?.trim().parse().ok()
+}
+
+/// A browser asking for a page (`Accept: text/html`), not a client asking for data.
+fn wants_html(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// `GET /dashboard`: the page to a browser (static, no data, no token needed), the
+/// document it polls to anyone else.
+async fn dashboard(State(state): State<Shared>, request: Request) -> Response {
+    if wants_html(&request) {
+        return (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CONTENT_SECURITY_POLICY, crate::dashboard::CSP),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                (header::REFERRER_POLICY, "no-referrer"),
+                (header::CACHE_CONTROL, "no-cache"),
+                // One URL, two answers: caches must keep them apart.
+                (header::VARY, "Accept"),
+            ],
+            crate::dashboard::INDEX_HTML,
+        )
+            .into_response();
+    }
+    let now = SystemTime::now();
+    let current = state.current();
+    let (ready, health) = state.verdict().await;
+    let checks_down: Vec<String> = current
+        .checks
+        .iter()
+        .filter(|(_, c)| c.status == "down")
+        .map(|(name, _)| name.clone())
+        .collect();
+    let programs = current
+        .snapshot
+        .programs
+        .iter()
+        .map(|p| api::DashboardProgram {
+            status: ProgramStatus::new(p, now),
+            history: state.recorder.history(&p.name),
+        })
+        .collect();
+    let document = Json(api::Dashboard {
+        warden: api::DashboardWarden {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            pid: std::process::id(),
+            started_at: api::rfc3339(state.started_at),
+            uptime_seconds: now.duration_since(state.started_at).unwrap_or_default().as_secs(),
+        },
+        overall: api::Overall {
+            status: health.status,
+            ready: ready.ready,
+            summary: crate::dashboard::summary(&current.snapshot, &checks_down),
+            reasons: health
+                .components
+                .iter()
+                .filter(|(_, c)| c.status != "healthy")
+                .map(|(name, c)| format!("{name}: {}", c.reason))
+                .collect(),
+        },
+        programs,
+        checks: current.checks,
+        system: current.system,
+        events: state.recorder.events(),
+        alerts: vec![],
+    });
+    ([(header::VARY, "Accept")], document).into_response()
+}
+
+async fn dashboard_js() -> Response {
+    static_asset("text/javascript; charset=utf-8", crate::dashboard::APP_JS)
+}
+
+async fn dashboard_css() -> Response {
+    static_asset("text/css; charset=utf-8", crate::dashboard::APP_CSS)
+}
+
+fn static_asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 async fn method_not_allowed() -> Response {

@@ -52,8 +52,8 @@ async fn api(server: &str) -> Api {
     let text = format!(
         "[server]\n{server}\n[supervisor]\ndata_dir = \"{d}/data\"\n[logs]\ndir = \"{d}/logs\"\n\
          [[program]]\nname = \"web\"\ncommand = \"sh\"\nargs = [\"-c\", \"echo '<b>hello</b> sk-live-abcdef'; exec sleep 1000\"]\n\
-         env = {{ OPENAI_API_KEY = \"sk-live-abcdef\", MODE = \"fast\" }}\nstop_timeout = \"5s\"\n\
-         [[program]]\nname = \"worker\"\ncommand = \"sh\"\nargs = [\"-c\", \"trap '' TERM; exec sleep 1000\"]\nstop_timeout = \"3s\"\n",
+         env = {{ OPENAI_API_KEY = \"sk-live-abcdef\", MODE = \"fast\" }}\nstop_timeout = \"5s\"\nrestart = \"never\"\n\
+         [[program]]\nname = \"worker\"\ncommand = \"sh\"\nargs = [\"-c\", \"trap '' TERM; exec sleep 1000\"]\nstop_timeout = \"3s\"\nrestart = \"never\"\n",
         d = dir.path().display()
     );
     let config: Config = crate::config::parse(&text, std::path::Path::new("w.toml"), &|_| None).unwrap();
@@ -78,6 +78,7 @@ async fn api(server: &str) -> Api {
         gate,
         reload,
         stopping: Default::default(),
+        recorder: Default::default(),
     });
     let api = Api {
         router,
@@ -87,6 +88,23 @@ async fn api(server: &str) -> Api {
     api.wait_running("web").await;
     api.wait_running("worker").await;
     api
+}
+
+/// The supervisor dies with the test's runtime without stopping its programs: kill
+/// each program's whole process group (they run in sessions of their own), pass or
+/// fail, so no test leaves processes behind. (`restart = "never"` above: a restart
+/// in the moment before the runtime goes would escape.)
+impl Drop for Api {
+    fn drop(&mut self) {
+        for p in &self.handle.snapshot().programs {
+            if let Some(pid) = p.pid {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
 }
 
 impl Api {
@@ -230,8 +248,10 @@ async fn tokens_full_read_only_public_and_missing() {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(api.call("GET", "/metrics", Some(READ), None).await.0, StatusCode::OK);
-    let (status, _, body) = api.call("POST", "/api/v1/programs/web/restart", Some(FULL), None).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (status, _, body) = api
+        .call("POST", "/api/v1/programs/web/restart?wait=true", Some(FULL), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         (body["program"].as_str(), body["action"].as_str()),
         (Some("web"), Some("restart"))
@@ -438,4 +458,66 @@ async fn a_refused_reload_carries_every_problem() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["errors"], serde_json::json!(["w.toml:3:9: invalid duration"]));
     assert!(error_of(&body).contains("running configuration stays"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_page_is_public_and_its_data_follows_the_read_rules() {
+    let api = api(&format!("tokens = [\"{FULL}\"]")).await;
+    let page = |accept: &'static str, token: Option<&'static str>| {
+        let mut request = Request::builder().uri("/dashboard").header(header::ACCEPT, accept);
+        if let Some(t) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let mut request = request.body(Body::empty()).unwrap();
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(Peer("127.0.0.1:1".parse().unwrap())));
+        api.router.clone().oneshot(request)
+    };
+    let html = page("text/html,application/xhtml+xml", None).await.unwrap();
+    assert_eq!(html.status(), StatusCode::OK);
+    let csp = html.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(html.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    for asset in ["/dashboard/app.js", "/dashboard/app.css"] {
+        assert_eq!(api.call("GET", asset, None, None).await.0, StatusCode::OK, "{asset}");
+    }
+    // The data needs a token here ...
+    let data = page("application/json", None).await.unwrap();
+    assert_eq!(data.status(), StatusCode::UNAUTHORIZED);
+    let (status, _, body) = api.call("GET", "/dashboard", Some(FULL), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["overall"]["summary"], "All 2 programs running");
+    assert_eq!(body["overall"]["status"], "healthy");
+    let names: Vec<&str> = body["programs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["web", "worker"]);
+    assert!(body["programs"][0]["history"]["at"].is_array());
+    // ... and none when `public` lists it.
+    let open = api_public().await;
+    assert_eq!(open.call("GET", "/dashboard", None, None).await.0, StatusCode::OK);
+    assert_eq!(
+        open.call("GET", "/status", None, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn api_public() -> Api {
+    api(&format!(
+        "tokens = [\"{FULL}\"]\npublic = [\"live\", \"ready\", \"health\", \"metrics\", \"dashboard\"]"
+    ))
+    .await
 }

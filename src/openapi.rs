@@ -144,7 +144,11 @@ mod tests {
             );
             // Every operation can be made to need a token (probes: left out of
             // `[server] public`), except the document itself.
-            if path != "/api/v1/openapi.json" {
+            // The dashboard's script and style are public files, like the document.
+            if !matches!(
+                path.as_str(),
+                "/api/v1/openapi.json" | "/dashboard/app.js" | "/dashboard/app.css"
+            ) {
                 assert!(has("401"), "{what}: no 401");
             }
             assert!(has("408"), "{what}: no 408");
@@ -642,6 +646,43 @@ mod tests {
         run(
             "GET alerts",
             conforms(&doc, schema_of(&doc, "GET", "/api/v1/alerts", "200"), &alerts, false),
+        );
+        let sample = status();
+        let dashboard = Dashboard {
+            warden: DashboardWarden {
+                version: "0.1.0".into(),
+                pid: 7,
+                started_at: "2026-11-23T10:00:00.000Z".into(),
+                uptime_seconds: 60,
+            },
+            overall: Overall {
+                status: "degraded".into(),
+                ready: true,
+                summary: "1 of 2 programs running; not running: reports (failed)".into(),
+                reasons: vec!["program:reports: failed".into()],
+            },
+            programs: vec![DashboardProgram {
+                status: program_status(),
+                history: UsageHistory {
+                    at: vec![1_763_892_000, 1_763_892_015],
+                    memory_bytes: vec![Some(52_428_800), None],
+                    cpu_percent: vec![Some(1.5), None],
+                },
+            }],
+            checks: sample.checks,
+            system: sample.system,
+            events: vec![EventInfo {
+                at: "2026-11-23T10:00:01.000Z".into(),
+                kind: "exited".into(),
+                program: Some("mail-watcher".into()),
+                severity: "warning".into(),
+                message: "exited with code 1".into(),
+            }],
+            alerts: vec![],
+        };
+        run(
+            "GET /dashboard",
+            conforms(&doc, schema_of(&doc, "GET", "/dashboard", "200"), &dashboard, false),
         );
         let ready = Ready {
             ready: false,

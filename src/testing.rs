@@ -96,3 +96,26 @@ pub fn reaper() -> crate::platform::reaper::Reaper {
         })
         .clone()
 }
+
+/// A program's snapshot in `state` (a pid when the state has a process, healthy when
+/// running), everything else empty.
+pub fn program_snapshot(name: &str, state: crate::events::ProgramState) -> crate::events::ProgramSnapshot {
+    crate::events::ProgramSnapshot {
+        name: name.into(),
+        state,
+        reason: None,
+        pid: state.has_process().then_some(42),
+        restarts: 0,
+        started_at: None,
+        last_exit: None,
+        next_restart_at: None,
+        memory_bytes: None,
+        cpu_percent: None,
+        enabled: true,
+        required: true,
+        port: None,
+        probe: None,
+        healthy: state == crate::events::ProgramState::Running,
+        log: None,
+    }
+}

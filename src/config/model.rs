@@ -154,10 +154,14 @@ pub enum PublicEndpoint {
     Ready,
     Health,
     Metrics,
+    /// The dashboard's data (`GET /dashboard` as JSON): a read-only view for anyone.
+    Dashboard,
 }
 
 impl PublicEndpoint {
-    pub const ALL: [PublicEndpoint; 4] = [Self::Live, Self::Ready, Self::Health, Self::Metrics];
+    pub const ALL: [PublicEndpoint; 5] = [Self::Live, Self::Ready, Self::Health, Self::Metrics, Self::Dashboard];
+    /// Public unless `[server] public` says otherwise: what kubelet and Prometheus ask.
+    pub const DEFAULT: [PublicEndpoint; 4] = [Self::Live, Self::Ready, Self::Health, Self::Metrics];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -165,6 +169,7 @@ impl PublicEndpoint {
             Self::Ready => "ready",
             Self::Health => "health",
             Self::Metrics => "metrics",
+            Self::Dashboard => "dashboard",
         }
     }
 
@@ -175,6 +180,7 @@ impl PublicEndpoint {
             Self::Ready => "/ready",
             Self::Health => "/health",
             Self::Metrics => "/metrics",
+            Self::Dashboard => "/dashboard",
         }
     }
 }

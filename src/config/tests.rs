@@ -1231,7 +1231,7 @@ fn server_defaults_public_probes_rate_limit_and_no_token() {
     let c = ok("");
     assert!(c.server.tokens.is_empty());
     assert!(!c.server.has_tokens());
-    assert_eq!(c.server.public, PublicEndpoint::ALL.to_vec());
+    assert_eq!(c.server.public, PublicEndpoint::DEFAULT.to_vec());
     assert_eq!(
         c.server.rate_limit,
         Some(RateLimit {
@@ -1284,7 +1284,7 @@ fn short_tokens_are_refused_without_showing_them() {
 fn server_bad_values_say_what_is_valid() {
     assert_eq!(
         one_error("[server]\npublic = [\"live\", \"status\"]\n"),
-        "w.toml:2:19: invalid value \"status\" in server.public: use live, ready, health or metrics"
+        "w.toml:2:19: invalid value \"status\" in server.public: use live, ready, health, metrics or dashboard"
     );
     assert_eq!(
         one_error("[server.tls]\ncert = \"c.pem\"\n"),

@@ -154,24 +154,7 @@ mod tests {
     use crate::events::{ExitReason, ExitRecord, ProbeResult, ProbeSnapshot};
 
     fn program(name: &str, state: ProgramState) -> ProgramSnapshot {
-        ProgramSnapshot {
-            name: name.into(),
-            state,
-            reason: None,
-            pid: state.has_process().then_some(42),
-            restarts: 0,
-            started_at: None,
-            last_exit: None,
-            next_restart_at: None,
-            memory_bytes: None,
-            cpu_percent: None,
-            enabled: true,
-            required: true,
-            port: None,
-            probe: None,
-            healthy: state == ProgramState::Running,
-            log: None,
-        }
+        crate::testing::program_snapshot(name, state)
     }
 
     fn probe(healthy: Option<bool>, message: &str) -> ProbeSnapshot {

@@ -7,6 +7,7 @@ mod support;
 mod api;
 mod cli;
 mod client;
+mod dashboard;
 mod deploy_compose;
 mod deploy_k8s;
 mod health;

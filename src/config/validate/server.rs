@@ -169,7 +169,7 @@ impl Validator<'_> {
 
     fn public(&mut self, s: Option<&RawServer>) -> Vec<PublicEndpoint> {
         let Some(values) = s.and_then(|s| s.public.as_ref()) else {
-            return PublicEndpoint::ALL.to_vec();
+            return PublicEndpoint::DEFAULT.to_vec();
         };
         let mut public = Vec::new();
         for value in values {
@@ -181,7 +181,7 @@ impl Validator<'_> {
                 Some(_) => self.error(&value.span(), format!("{word:?} is listed twice in server.public")),
                 None => self.error(
                     &value.span(),
-                    format!("invalid value {word:?} in server.public: use live, ready, health or metrics"),
+                    format!("invalid value {word:?} in server.public: use live, ready, health, metrics or dashboard"),
                 ),
             }
         }
