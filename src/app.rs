@@ -26,6 +26,7 @@ use crate::health::system::{self, SystemReport};
 use crate::http::{self, AppState, Gate};
 use crate::metrics::Metrics;
 use crate::platform::{self, cgroup::Cgroups, reaper::Reaper};
+use crate::serve;
 use crate::service;
 use crate::supervisor::{self, Handle, Outcome};
 use crate::telemetry;
@@ -144,6 +145,7 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
     }
     let listen = config.server.listen;
+    let config_timeout = config.server.request_timeout;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -180,22 +182,26 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
         recorder: crate::dashboard::Recorder::start(&handle),
     });
     tokio::spawn(forget_idle_clients(gate.clone()));
-    let http_stopped = stop_http.clone().cancelled_owned();
-    let service = app.into_make_service_with_connect_info::<http::Peer>();
+    // Headers must arrive within the request timeout (fixed at start).
+    let header_timeout = config_timeout;
     let server = match &tls {
         Some(certs) => {
             let listener = TlsListener::new(listener, certs.clone()).context("setting up TLS")?;
-            tokio::spawn(async move {
-                axum::serve(listener, service)
-                    .with_graceful_shutdown(http_stopped)
-                    .await
-            })
+            tokio::spawn(serve::serve(
+                listener,
+                app,
+                header_timeout,
+                stop_http.clone(),
+                HTTP_DRAIN,
+            ))
         }
-        None => tokio::spawn(async move {
-            axum::serve(http::PlainListener(listener), service)
-                .with_graceful_shutdown(http_stopped)
-                .await
-        }),
+        None => tokio::spawn(serve::serve(
+            http::PlainListener(listener),
+            app,
+            header_timeout,
+            stop_http.clone(),
+            HTTP_DRAIN,
+        )),
     };
     tracing::info!(%listen, programs, config = %source.display(), pid1 = platform::is_pid1(), "warden started");
 
@@ -220,7 +226,7 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
         }
     };
     stop_http.cancel();
-    let _ = tokio::time::timeout(HTTP_DRAIN, server).await;
+    let _ = tokio::time::timeout(HTTP_DRAIN + Duration::from_millis(500), server).await;
     if let Some(cgroups) = cgroups {
         cgroups.cleanup();
     }

@@ -320,16 +320,10 @@ fn rate_limited(gate: &Gate, request: &Request) -> Option<Response> {
     Some(response)
 }
 
-/// The client's address as the connection gave it, for plain and TLS listeners alike
-/// (axum's `ConnectInfo<SocketAddr>` exists only for a bare `TcpListener`).
+/// The client's address as the connection gave it (set by `serve` on every request,
+/// for plain and TLS listeners alike).
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr);
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, PlainListener>> for Peer {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, PlainListener>) -> Self {
-        Peer(*stream.remote_addr())
-    }
-}
 
 /// Plain TCP with `TCP_NODELAY`: answers are written whole, and without Nagle's delay a
 /// keep-alive client never waits on a delayed ACK.
@@ -347,12 +341,6 @@ impl axum::serve::Listener for PlainListener {
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
         self.0.local_addr()
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crate::tls::TlsListener>> for Peer {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, crate::tls::TlsListener>) -> Self {
-        Peer(*stream.remote_addr())
     }
 }
 

@@ -351,3 +351,27 @@ fn tls_serves_and_picks_up_renewed_certificates_on_reload() {
     let status = wait_for("warden to exit", DEADLINE, || child.try_wait().unwrap());
     assert!(status.success(), "{}", w.stderr());
 }
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    let mut w = Warden::prepare();
+    w.server = "request_timeout = \"1s\"".into();
+    w.write_config("");
+    w.launch();
+    let mut slow = TcpStream::connect(("127.0.0.1", w.port)).unwrap();
+    slow.write_all(b"GET /live HTTP/1.1\r\nHost: x\r\n").unwrap(); // never the blank line
+    slow.set_read_timeout(Some(DEADLINE)).unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 256];
+    // Closed by warden (0 bytes, or a reset), not by our read timeout.
+    let n = std::io::Read::read(&mut slow, &mut buf).unwrap_or(0);
+    let waited = started.elapsed();
+    assert!(waited < DEADLINE, "the connection stayed open for {waited:?}");
+    assert!(
+        n == 0 || String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    // Meanwhile everyone else is served.
+    assert_eq!(w.get("/live").unwrap().0, 200);
+}
