@@ -5,7 +5,7 @@
 //! | layer | modules |
 //! | --- | --- |
 //! | 0 vocabulary, no I/O | [`config`], [`events`], [`api`] |
-//! | 1 pure cores | [`supervisor::machine`], [`supervisor::backoff`], [`supervisor::order`], [`supervisor::health`], [`health::verdict`] |
+//! | 1 pure cores | [`supervisor::machine`], [`supervisor::backoff`], [`supervisor::order`], [`supervisor::health`], [`health::verdict`], [`alerts`] |
 //! | 2 runtime adapters | [`supervisor`] (the loop), [`platform`] (spawn, reap, kill, /proc), [`logs`], [`health`] (probes, system, checks), [`telemetry`] |
 //! | 3 surfaces | [`serve`], [`http`], [`dashboard`], [`auth`], [`tls`], [`metrics`], [`openapi`], [`redact`], [`cli`], [`client`] |
 //! | 4 wiring | [`app`], [`service`] (systemd notify, Kubernetes grace), `main.rs` |
@@ -13,6 +13,7 @@
 //! Start reading at [`app::run`]: it loads the config, starts the reaper, the
 //! supervisor loop and the HTTP server, and waits for signals.
 
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -29,6 +30,7 @@ pub mod openapi;
 pub mod redact;
 pub mod serve;
 pub mod service;
+pub mod store;
 
 pub mod platform;
 pub mod supervisor;

@@ -31,6 +31,8 @@ pub struct Config {
     pub checks: Vec<CheckSpec>,
     /// Business counters programs may report through `POST /api/v1/events`.
     pub metrics: MetricsConfig,
+    /// The durable store of events and the alert outbox.
+    pub store: StoreConfig,
     /// Programs in file order. Names are unique.
     pub programs: Vec<Arc<ProgramSpec>>,
 }
@@ -40,6 +42,19 @@ impl Config {
     pub fn program(&self, name: &str) -> Option<&Arc<ProgramSpec>> {
         self.programs.iter().find(|p| p.name == name)
     }
+}
+
+/// `[store]`: where events and the alert outbox are kept, and for how long.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreConfig {
+    /// `sqlite://PATH`, `postgres://...` or `postgresql://...`, `${VAR}` substituted
+    /// (may carry a password: never shown). `None`: the SQLite file
+    /// `supervisor.data_dir/warden.db`.
+    pub url: Option<Secret>,
+    /// Events, and sent or failed notifications, older than this are pruned.
+    pub retention: Duration,
+    /// At most this many events are kept (the newest).
+    pub retention_events: u64,
 }
 
 /// `[ports] range = "9100-9199"`: inclusive.

@@ -33,6 +33,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub check: Vec<Spanned<RawCheck>>,
     pub metrics: Option<RawMetrics>,
+    pub store: Option<RawStore>,
     /// `[[program]]` entries in file order; the span is the `[[program]]` header (or
     /// the inline table), where "missing `name`" points.
     #[serde(default)]
@@ -128,6 +129,14 @@ pub struct RawCheck {
 #[serde(expecting = "a [metrics] table")]
 pub struct RawMetrics {
     pub event_kinds: Option<Vec<Spanned<Scalar>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a [store] table")]
+pub struct RawStore {
+    pub url: Option<Spanned<Scalar>>,
+    pub retention_days: Option<Spanned<Scalar>>,
+    pub retention_events: Option<Spanned<Scalar>>,
 }
 
 #[derive(Deserialize)]
@@ -443,6 +452,7 @@ mod tests {
                 "system",
                 "check",
                 "metrics",
+                "store",
                 "program"
             ]
         );

@@ -480,7 +480,7 @@ jiter = "full"
     assert_eq!(
         errors(text),
         [
-            "w.toml:2:2: unknown key `sever` at the top level: did you mean `server`? (known keys: server, supervisor, logs, ports, system, check, metrics, program)",
+            "w.toml:2:2: unknown key `sever` at the top level: did you mean `server`? (known keys: server, supervisor, logs, ports, system, check, metrics, store, program)",
             "w.toml:6:1: unknown key `max_sise` in [logs]: did you mean `max_size`? (known keys: dir, max_size, max_files, tail_lines, max_line)",
             "w.toml:11:1: unknown key `restat` in [[program]] \"web\": did you mean `restart`? (known keys: name, command, args, cwd, env, env_passthrough, user, group, enabled, autostart, restart, backoff, max_restarts, restart_window, start_period, stop_signal, stop_timeout, depends_on, memory_limit, memory_limit_grace, logs, port, probe, required)",
             "w.toml:12:29: unknown key `multiplyer` in backoff of [[program]] \"web\": did you mean `multiplier`? (known keys: initial, max, multiplier, reset_after, jitter)",
@@ -1348,4 +1348,74 @@ fn secret_names_by_suffix_or_list() {
         assert!(!is_secret_name(name, &[]), "{name}");
     }
     assert!(is_secret_name("MY_CREDS", &["MY_CREDS".to_string()]));
+}
+
+#[test]
+fn store_defaults_and_values() {
+    let c = ok("");
+    assert_eq!(
+        c.store,
+        StoreConfig {
+            url: None,
+            retention: Duration::from_secs(30 * 86_400),
+            retention_events: 100_000,
+        }
+    );
+    let c = ok_with(
+        "[store]\nurl = \"postgres://warden:${DB_PASSWORD}@db:5432/warden\"\nretention_days = 1\nretention_events = 100\n",
+        &[("DB_PASSWORD", "hunter2")],
+    );
+    assert_eq!(
+        c.store.url.as_ref().map(Secret::expose),
+        Some("postgres://warden:hunter2@db:5432/warden")
+    );
+    assert_eq!(c.store.retention, Duration::from_secs(86_400));
+    assert_eq!(c.store.retention_events, 100);
+    assert!(!format!("{c:?}").contains("hunter2"));
+    for url in [
+        "sqlite:///var/lib/warden/w.db",
+        "sqlite://w.db",
+        "postgresql://u@h/db",
+        "POSTGRES://u@h/db",
+    ] {
+        assert!(ok(&format!("[store]\nurl = \"{url}\"\n")).store.url.is_some(), "{url}");
+    }
+}
+
+#[test]
+fn store_errors() {
+    assert_eq!(
+        one_error("[store]\nurl = \"mysql://u:hunter2@h/db\"\n"),
+        "w.toml:2:7: invalid store.url: use sqlite://PATH, postgres://... or postgresql://... (leave it out for the SQLite file supervisor.data_dir/warden.db)"
+    );
+    let e = one_error("[store]\nurl = \"sqlite://\"\n");
+    assert!(
+        e.starts_with("w.toml:2:7: store.url has nothing after sqlite://"),
+        "{e}"
+    );
+    // The value of a bad url, even from a variable, is never shown.
+    let e = errors_with("[store]\nurl = \"${DB_URL}\"\n", &[("DB_URL", "redis://:hunter2@h")]);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("w.toml:2:7: invalid store.url"), "{e:?}");
+    assert!(!e[0].contains("hunter2"), "{e:?}");
+    assert_eq!(
+        one_error("[store]\nurl = 5\n"),
+        "w.toml:2:7: store.url must be a string, not an integer"
+    );
+    assert_eq!(
+        errors("[store]\nretention_days = 0\nretention_events = 99\n"),
+        [
+            "w.toml:2:18: store.retention_days must be a whole number from 1 to 1099511627776, not 0",
+            "w.toml:3:20: store.retention_events must be a whole number from 100 to 1099511627776, not 99",
+        ]
+    );
+    assert_eq!(
+        one_error("[store]\nretention_days = \"30d\"\n"),
+        "w.toml:2:18: store.retention_days must be a whole number from 1 to 1099511627776, not \"30d\""
+    );
+    let e = one_error("[store]\nretension_days = 3\n");
+    assert!(
+        e.starts_with("w.toml:2:1: unknown key `retension_days` in [store]: did you mean `retention_days`?"),
+        "{e}"
+    );
 }

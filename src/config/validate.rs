@@ -24,6 +24,8 @@ use toml::Spanned;
 
 #[path = "validate/server.rs"]
 mod server;
+#[path = "validate/store.rs"]
+mod store;
 pub use server::{MIN_TOKEN_LEN, TOKEN_ENV};
 
 use super::interp::{self, is_env_name};
@@ -238,6 +240,7 @@ impl Validator<'_> {
         let ports = self.ports(raw);
         let system = self.system(raw);
         let metrics = self.metrics(raw);
+        let store = self.store(raw);
         let (checks, check_names) = self.checks(raw);
         let mut programs = Vec::with_capacity(raw.program.len());
         let mut facts = Vec::with_capacity(raw.program.len());
@@ -257,6 +260,7 @@ impl Validator<'_> {
             system,
             checks,
             metrics,
+            store,
             programs,
         }
     }
@@ -784,6 +788,7 @@ impl Validator<'_> {
                 (raw::fields_of::<raw::RawThresholds>(), format!("in system.{sub}"))
             }
             [Segment::Key(k)] if k == "metrics" => (raw::fields_of::<raw::RawMetrics>(), "in [metrics]".to_owned()),
+            [Segment::Key(k)] if k == "store" => (raw::fields_of::<raw::RawStore>(), "in [store]".to_owned()),
             [Segment::Key(k), Segment::Index(i)] if k == "check" => {
                 (raw::fields_of::<raw::RawCheck>(), format!("in [[check]] #{}", i + 1))
             }

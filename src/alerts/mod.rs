@@ -1,0 +1,15 @@
+//! Alerts as pure code (layer 1): which supervisor events, checks and host findings
+//! raise or clear an alert ([`rules`]), when and to which channel a notification is due
+//! ([`policy`], an Alertmanager-like state machine driven by an explicit clock), and
+//! every text a person reads ([`text`]).
+//!
+//! Nothing here does I/O or reads a clock: the caller passes `now`, sleeps until
+//! [`policy::Policy::next_wakeup`], then sends what [`policy::Policy::due`] returns
+//! through the outbox and the channels (not wired yet, see issue 6).
+
+pub mod policy;
+pub mod rules;
+pub mod text;
+
+pub use policy::{ChannelPolicy, Notification, Policy, PolicyConfig, Silence};
+pub use rules::{Alert, AlertDetails, AlertStatus, Severity, Signal, SystemLevel};
