@@ -931,6 +931,10 @@ fn is_zombie(pid: i32) -> bool {
 
 struct ProcStatus {
     rss_kib: u64,
+    /// Private memory (heap, stacks): what warden itself allocates.
+    anon_kib: u64,
+    /// Pages of the binary and libraries in memory (shared page cache).
+    file_kib: u64,
     hwm_kib: u64,
     threads: u64,
 }
@@ -947,6 +951,8 @@ fn proc_status(pid: i32) -> Option<ProcStatus> {
     };
     Some(ProcStatus {
         rss_kib: field("VmRSS:")?,
+        anon_kib: field("RssAnon:")?,
+        file_kib: field("RssFile:")?,
         hwm_kib: field("VmHWM:")?,
         threads: field("Threads:")?,
     })
@@ -1601,6 +1607,18 @@ fn fleet(bench: &Bench, f: &Fleet) -> Res<Outcome> {
             idle.rss_kib as f64 / 1024.0,
             "MiB",
             goal,
+        );
+        out.metric(
+            "  of which private (RssAnon)",
+            idle.anon_kib as f64 / 1024.0,
+            "MiB",
+            None,
+        );
+        out.metric(
+            "  of which the binary's pages (RssFile)",
+            idle.file_kib as f64 / 1024.0,
+            "MiB",
+            None,
         );
         out.metric("  peak RSS so far (VmHWM)", idle.hwm_kib as f64 / 1024.0, "MiB", None);
         out.metric("  warden threads", idle.threads as f64, "count", None);

@@ -473,3 +473,25 @@ pub struct EventInfo {
     pub severity: String,
     pub message: String,
 }
+
+/// `GET /api/v1/events`: the supervision history from the store, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventHistory {
+    pub events: Vec<StoredEventInfo>,
+}
+
+/// One stored event: the words of [`EventInfo`] plus its id and facts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredEventInfo {
+    pub id: i64,
+    /// RFC 3339.
+    pub at: String,
+    /// `spawned | exited | state_changed | gave_up | reloaded | reload_refused | probe_changed`.
+    pub kind: String,
+    pub program: Option<String>,
+    /// `info | warning | error`.
+    pub severity: String,
+    pub message: String,
+    /// Facts by kind, e.g. `{"pid", "reason", "code", "signal"}` for `exited`.
+    pub details: serde_json::Value,
+}

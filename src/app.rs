@@ -158,7 +158,10 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
     };
     let prober: Arc<dyn supervisor::ProbeRunner> = Arc::new(Probes(Prober::new(reaper.clone())));
     let mut services = Services::start(&config);
+    let (store_config, data_dir) = (config.store.clone(), config.supervisor.data_dir.clone());
     let (handle, mut supervisor) = supervisor::start(config, reaper, cgroups.clone(), prober);
+    let metrics = Arc::new(Metrics::new());
+    let store = crate::journal::start(&handle, &store_config, data_dir, metrics.clone());
     tokio::spawn(forward_checks(services.checks.subscribe(), handle.clone()));
     tokio::spawn(service::run_systemd(handle.clone()));
 
@@ -174,7 +177,8 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
         system: services.system.subscribe(),
         checks: services.checks.subscribe(),
         config: services.config.subscribe(),
-        metrics: Arc::new(Metrics::new()),
+        metrics,
+        store,
         liveness: Arc::default(),
         gate: gate.clone(),
         reload: reload_tx,

@@ -67,6 +67,8 @@ pub struct AppState {
     pub gate: Arc<RwLock<Arc<Gate>>>,
     /// Asks the main loop to reload the configuration file (as SIGHUP does).
     pub reload: mpsc::Sender<oneshot::Sender<ReloadOutcome>>,
+    /// The store, once open (or why not): the event history.
+    pub store: crate::journal::StoreState,
     /// Usage history and recent events for the dashboard.
     pub recorder: Arc<crate::dashboard::Recorder>,
     /// Cancelled when the HTTP server stops (after the programs are down): follow
@@ -172,6 +174,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/programs/{name}/logs"),
     ("POST", "/api/v1/reload"),
     ("GET", "/api/v1/alerts"),
+    ("GET", "/api/v1/events"),
     ("POST", "/api/v1/events"),
     ("GET", "/dashboard"),
     ("GET", "/dashboard/app.js"),
@@ -197,7 +200,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/programs/{name}/logs", get(logs))
         .route("/api/v1/reload", post(reload))
         .route("/api/v1/alerts", get(alerts))
-        .route("/api/v1/events", post(event))
+        .route("/api/v1/events", post(event).get(events))
         .route("/dashboard", get(dashboard))
         .route("/dashboard/app.js", get(dashboard_js))
         .route("/dashboard/app.css", get(dashboard_css))
@@ -1004,6 +1007,78 @@ async fn reload(State(state): State<Shared>) -> Response {
         )
             .into_response(),
         Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "warden is shutting down"),
+    }
+}
+
+/// Most events one `GET /api/v1/events` answers.
+const MAX_EVENTS: u32 = 1000;
+
+#[derive(serde::Deserialize)]
+struct EventsQuery {
+    program: Option<String>,
+    /// RFC 3339.
+    since: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/events?program=&since=&limit=`: the supervision history from the
+/// store, newest first.
+async fn events(State(state): State<Shared>, query: Result<Query<EventsQuery>, QueryRejection>) -> Response {
+    let Query(query) = match query {
+        Ok(q) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let limit = query.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_EVENTS {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("limit must be from 1 to {MAX_EVENTS}, not {limit}"),
+        );
+    }
+    let since = match query.since.as_deref().map(humantime::parse_rfc3339_weak) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(_)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "since must be an RFC 3339 time like \"2026-11-23T10:00:00Z\", not {:?}",
+                    query.since.unwrap_or_default()
+                ),
+            )
+        }
+    };
+    let store = match state.store.borrow().clone() {
+        Ok(store) => store,
+        Err(why) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the store is not available: {why}"),
+            )
+        }
+    };
+    let filter = crate::store::EventFilter {
+        program: query.program,
+        since,
+        limit,
+    };
+    match store.events(&filter).await {
+        Ok(events) => Json(api::EventHistory {
+            events: events
+                .into_iter()
+                .map(|e| api::StoredEventInfo {
+                    id: e.id,
+                    at: api::rfc3339(e.at),
+                    kind: e.kind,
+                    program: e.program,
+                    severity: e.severity,
+                    message: e.message,
+                    details: e.details,
+                })
+                .collect(),
+        })
+        .into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, format!("cannot read the store: {e}")),
     }
 }
 

@@ -79,6 +79,7 @@ async fn api(server: &str) -> Api {
         reload,
         stopping: Default::default(),
         recorder: Default::default(),
+        store: watch::channel(Err("no store in router tests".to_string())).1,
     });
     let api = Api {
         router,

@@ -7,7 +7,7 @@
 //! | 0 vocabulary, no I/O | [`config`], [`events`], [`api`] |
 //! | 1 pure cores | [`supervisor::machine`], [`supervisor::backoff`], [`supervisor::order`], [`supervisor::health`], [`health::verdict`], [`alerts`] |
 //! | 2 runtime adapters | [`supervisor`] (the loop), [`platform`] (spawn, reap, kill, /proc), [`logs`], [`health`] (probes, system, checks), [`telemetry`] |
-//! | 3 surfaces | [`serve`], [`http`], [`dashboard`], [`auth`], [`tls`], [`metrics`], [`openapi`], [`redact`], [`cli`], [`client`] |
+//! | 3 surfaces | [`serve`], [`http`], [`journal`], [`dashboard`], [`auth`], [`tls`], [`metrics`], [`openapi`], [`redact`], [`cli`], [`client`] |
 //! | 4 wiring | [`app`], [`service`] (systemd notify, Kubernetes grace), `main.rs` |
 //!
 //! Start reading at [`app::run`]: it loads the config, starts the reaper, the
@@ -24,6 +24,7 @@ pub mod dashboard;
 pub mod events;
 pub mod health;
 pub mod http;
+pub mod journal;
 pub mod logs;
 pub mod metrics;
 pub mod openapi;

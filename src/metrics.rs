@@ -49,6 +49,7 @@ pub mod names {
     pub const HTTP_REQUESTS: &str = "warden_http_requests_total";
     pub const HTTP_DURATION: &str = "warden_http_request_duration_seconds";
     pub const TASKS: &str = "warden_runtime_tasks";
+    pub const STORE_DROPPED: &str = "warden_store_events_dropped_total";
 }
 
 /// Alert channels and severities, initialised at zero so that `rate()` and alerting
@@ -71,6 +72,8 @@ pub struct Metrics {
     pub events: IntCounterVec,
     pub alerts_sent: IntCounterVec,
     pub alerts_failed: IntCounterVec,
+    /// Supervision events that did not reach the store (down, slow, or failing).
+    pub store_dropped: IntCounter,
 }
 
 struct HttpSeries {
@@ -273,6 +276,12 @@ impl Metrics {
             "Alert notifications that failed for good, by channel.",
             &["channel"]
         );
+        let store_dropped = IntCounter::new(
+            names::STORE_DROPPED,
+            "Supervision events not written to the store (it was down, failing or too slow).",
+        )
+        .expect("valid metric");
+        reg(Box::new(store_dropped.clone()));
         for channel in CHANNELS {
             alerts_failed.with_label_values(&[channel]);
             for severity in SEVERITIES {
@@ -289,6 +298,7 @@ impl Metrics {
             events,
             alerts_sent,
             alerts_failed,
+            store_dropped,
         }
     }
 

@@ -684,6 +684,21 @@ mod tests {
             "GET /dashboard",
             conforms(&doc, schema_of(&doc, "GET", "/dashboard", "200"), &dashboard, false),
         );
+        let history = EventHistory {
+            events: vec![StoredEventInfo {
+                id: 41,
+                at: "2026-11-23T10:00:01.000Z".into(),
+                kind: "exited".into(),
+                program: Some("mail-watcher".into()),
+                severity: "warning".into(),
+                message: "exited with code 1".into(),
+                details: json!({"pid": 4242, "reason": "exit_code", "code": 1, "signal": null}),
+            }],
+        };
+        run(
+            "GET /api/v1/events",
+            conforms(&doc, schema_of(&doc, "GET", "/api/v1/events", "200"), &history, false),
+        );
         let ready = Ready {
             ready: false,
             reasons: vec!["program web: backoff".into()],

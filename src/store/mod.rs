@@ -29,6 +29,8 @@ pub const DEFAULT_FILE: &str = "warden.db";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CONNECTIONS: u32 = 4;
+/// An idle SQLite connection is closed after this long.
+const SQLITE_IDLE: Duration = Duration::from_secs(60);
 
 /// Runs `$body` with `$pool` bound to whichever pool the store holds. The body is
 /// compiled once per backend, so the same SQL text serves both.
@@ -254,9 +256,17 @@ impl Store {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            // warden writes a few rows a second at most: a small page cache keeps the
+            // store from costing more memory than everything else warden does.
+            .pragma("cache_size", "-256");
+        // One connection (each SQLite connection is a thread and a cache of its own);
+        // WAL lets the API's reads share it with the journal's writes. It closes when
+        // idle and reopens on the next write.
         let pool = SqlitePoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
+            .max_connections(1)
+            .min_connections(0)
+            .idle_timeout(Some(SQLITE_IDLE))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await

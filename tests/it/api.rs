@@ -375,3 +375,60 @@ fn a_client_that_never_finishes_its_headers_is_cut_off() {
     // Meanwhile everyone else is served.
     assert_eq!(w.get("/live").unwrap().0, 200);
 }
+
+#[test]
+fn the_event_history_is_stored_and_survives_a_restart_of_warden() {
+    let mut w = Warden::prepare();
+    w.write_config(
+        "[[program]]\nname = \"flaky\"\ncommand = \"sh\"\nargs = [\"-c\", \"exit 3\"]\nbackoff = { initial = \"100ms\", max = \"100ms\" }\nmax_restarts = 2\nrestart_window = \"1m\"\n",
+    );
+    w.launch();
+    w.wait_state("flaky", "failed");
+    let exited = |w: &Warden| -> Vec<Value> {
+        let (code, body) = w.get_json("/api/v1/events?program=flaky&limit=1000");
+        assert_eq!(code, 200, "{body}");
+        body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "exited")
+            .cloned()
+            .collect()
+    };
+    let before = wait_for("the exits in the store", DEADLINE, || {
+        let e = exited(&w);
+        (e.len() == 3).then_some(e)
+    });
+    assert_eq!(before[0]["details"]["code"], 3, "{before:#?}");
+    assert_eq!(before[0]["severity"], "warning");
+    let (_, gave_up) = w.get_json("/api/v1/events?program=flaky&limit=1000");
+    assert!(
+        gave_up["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "gave_up"),
+        "{gave_up:#}"
+    );
+    assert!(
+        w.path("data/warden.db").exists(),
+        "the default store is SQLite in data_dir"
+    );
+    // Restart warden: the history is still there, and new events follow it.
+    w.signal(libc::SIGTERM);
+    assert!(w.wait_exit(DEADLINE).success());
+    w.launch();
+    w.wait_state("flaky", "failed");
+    wait_for("the old and the new exits", DEADLINE, || {
+        (exited(&w).len() == 6).then_some(())
+    });
+    let (code, body) = w.get_json("/api/v1/events?limit=0");
+    assert_eq!(code, 400, "{body}");
+    let (code, body) = w.get_json("/api/v1/events?since=yesterday");
+    assert_eq!(code, 400, "{body}");
+    let (_, metrics) = w.get("/metrics").unwrap();
+    assert!(
+        metrics.contains("warden_store_events_dropped_total 0"),
+        "events were dropped"
+    );
+}
