@@ -293,7 +293,7 @@ async fn reload(
     services.apply(&new);
     let diff = handle.reload(new).await.map_err(|e| vec![e.to_string()])?;
     *gate.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new_gate);
-    service::reloaded(&service::status_line(&handle.snapshot()));
+    service::reloaded(&crate::dashboard::summary(&handle.snapshot(), &[]));
     Ok(diff)
 }
 

@@ -237,7 +237,10 @@ pub fn summary(snapshot: &Snapshot, checks_down: &[String]) -> String {
     let mut text = if total == 0 {
         "No programs configured".to_string()
     } else if not_running.is_empty() && stopped == 0 {
-        format!("All {total} program{} running", plural(total))
+        match total {
+            1 => "1 program running".to_string(),
+            n => format!("All {n} programs running"),
+        }
     } else if not_running.is_empty() {
         format!("{running} of {total} program{} running{stopped_note}", plural(total))
     } else {

@@ -181,9 +181,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/dashboard/app.css"),
 ];
 
-/// The probe endpoints: never rate limited (a limited kubelet would restart the pod),
-/// public unless `[server] public` leaves them out.
-const PROBES: [&str; 4] = ["/live", "/ready", "/health", "/metrics"];
+/// Whether `path` is a probe endpoint (the default `[server] public` ones): never rate
+/// limited (a limited kubelet would restart the pod), never cut by the time limit.
+pub fn is_probe(path: &str) -> bool {
+    crate::config::PublicEndpoint::DEFAULT.iter().any(|e| e.path() == path)
+}
 
 pub fn router(state: AppState) -> Router {
     let state: Shared = Arc::new(state);
@@ -232,7 +234,7 @@ fn route_of(request: &Request) -> &str {
 async fn guard(State(state): State<Shared>, request: Request, next: Next) -> Response {
     let gate = state.gate();
     let route = route_of(&request);
-    let probe = PROBES.contains(&route);
+    let probe = is_probe(route);
     if !probe {
         if let Some(refused) = rate_limited(&gate, &request) {
             return refused;

@@ -13,7 +13,7 @@ use sd_notify::NotifyState;
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::events::{ProgramState, Snapshot};
+use crate::events::ProgramState;
 use crate::supervisor::Handle;
 
 /// Kubernetes' default `terminationGracePeriodSeconds`.
@@ -68,22 +68,6 @@ pub fn fit_kubernetes(config: &mut Config, env: &dyn Fn(&str) -> Option<String>)
     }
 }
 
-/// One line for `systemctl status`: how many programs are in which state.
-pub fn status_line(snapshot: &Snapshot) -> String {
-    let parts: Vec<String> = ProgramState::ALL
-        .iter()
-        .filter_map(|state| {
-            let n = snapshot.programs.iter().filter(|p| p.state == *state).count();
-            (n > 0).then(|| format!("{n} {state}"))
-        })
-        .collect();
-    if parts.is_empty() {
-        "no programs".to_string()
-    } else {
-        format!("{} of {} programs", parts.join(", "), snapshot.programs.len())
-    }
-}
-
 /// Sends `READY=1` once the programs are started, keeps `STATUS=` current, and pets
 /// the watchdog from a round trip through the supervision loop: a loop that hangs
 /// stops the pets, and systemd restarts warden.
@@ -110,7 +94,7 @@ pub async fn run_systemd(handle: Handle) {
             _ => break, // waited long enough, or the loop ended
         }
     }
-    let line = status_line(&snapshot.borrow());
+    let line = crate::dashboard::summary(&snapshot.borrow(), &[]);
     send(&[NotifyState::Ready, NotifyState::Status(&line)]);
     tracing::debug!(status = %line, "told systemd: ready");
 
@@ -131,7 +115,7 @@ pub async fn run_systemd(handle: Handle) {
                 }
             }
             _ = status_every.tick() => {
-                let line = status_line(&handle.snapshot());
+                let line = crate::dashboard::summary(&handle.snapshot(), &[]);
                 if line != last_status {
                     send(&[NotifyState::Status(&line)]);
                     last_status = line;

@@ -152,16 +152,6 @@ pub struct ServerConfig {
     pub secret_env: Vec<String>,
 }
 
-impl ServerConfig {
-    /// Whether any token (full or read-only) is configured, in the file or by path.
-    pub fn has_tokens(&self) -> bool {
-        !self.tokens.is_empty()
-            || self.token_file.is_some()
-            || !self.read_only_tokens.is_empty()
-            || self.read_only_token_file.is_some()
-    }
-}
-
 /// The endpoints that may be served without a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublicEndpoint {

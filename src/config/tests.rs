@@ -1230,7 +1230,8 @@ const TOKEN: &str = "0123456789abcdef0123";
 fn server_defaults_public_probes_rate_limit_and_no_token() {
     let c = ok("");
     assert!(c.server.tokens.is_empty());
-    assert!(!c.server.has_tokens());
+    assert!(c.server.token_file.is_none() && c.server.read_only_tokens.is_empty());
+    assert!(c.server.read_only_token_file.is_none());
     assert_eq!(c.server.public, PublicEndpoint::DEFAULT.to_vec());
     assert_eq!(
         c.server.rate_limit,

@@ -45,7 +45,7 @@ fn ready_watchdog_reload_and_stopping_reach_the_service_manager() {
 
     let ready = until(&socket, "READY=1");
     let last = ready.last().unwrap();
-    assert!(last.contains("STATUS=1 running of 1 programs"), "{last}");
+    assert!(last.contains("STATUS=1 program running"), "{last}");
     // By then the program is up, as /status says too.
     assert_eq!(w.program("a")["state"], "running");
 
