@@ -20,39 +20,10 @@
 
 use std::time::SystemTime;
 
+pub use crate::events::Severity;
 use crate::events::{Event, EventKind, ExitReason, ProgramState};
 
 use super::text;
-
-/// Ordered: `Info < Warning < Error < Critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Warning => "warning",
-            Self::Error => "error",
-            Self::Critical => "critical",
-        }
-    }
-
-    /// `INFO`, `WARNING`, `ERROR`, `CRITICAL` (as in subjects).
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Info => "INFO",
-            Self::Warning => "WARNING",
-            Self::Error => "ERROR",
-            Self::Critical => "CRITICAL",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlertStatus {

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+pub use crate::events::Severity;
+
 /// A whole, valid configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -33,6 +35,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// The durable store of events and the alert outbox.
     pub store: StoreConfig,
+    /// `[alerts]`: grouping, delivery and the channels.
+    pub alerts: AlertsConfig,
     /// Programs in file order. Names are unique.
     pub programs: Vec<Arc<ProgramSpec>>,
 }
@@ -55,6 +59,76 @@ pub struct StoreConfig {
     pub retention: Duration,
     /// At most this many events are kept (the newest).
     pub retention_events: u64,
+}
+
+/// `[alerts]`: when notifications go out (Alertmanager's three intervals), how failed
+/// deliveries are retried, and the channels. No channel: alerts are still raised,
+/// shown in the API and kept in the store, but nothing is sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertsConfig {
+    /// How long the first alert after a quiet time waits to collect a burst.
+    pub group_wait: Duration,
+    /// At most one notification per channel this often while alerts keep changing.
+    pub group_interval: Duration,
+    /// An unchanged firing alert is sent again after this long.
+    pub repeat_interval: Duration,
+    /// The first retry of a failed delivery waits this long, doubling up to `retry_max`.
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    /// How many of a crashed program's last stderr lines an alert carries (redacted).
+    pub stderr_lines: usize,
+    pub email: Option<EmailConfig>,
+    pub slack: Option<SlackConfig>,
+}
+
+/// `[alerts.email]`: SMTP with lettre.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    /// Both or neither.
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// A mailbox, `warden@example.com` or `Warden <warden@example.com>`.
+    pub from: String,
+    /// One or more mailboxes.
+    pub to: Vec<String>,
+    /// More CA certificates (PEM) to trust, e.g. a private relay's.
+    pub ca_file: Option<PathBuf>,
+    pub min_severity: Severity,
+    /// Limits one delivery (connect, TLS, the whole SMTP dialogue).
+    pub timeout: Duration,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption (a relay on localhost or in the same pod).
+    None,
+}
+
+impl SmtpSecurity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StartTls => "starttls",
+            Self::Tls => "tls",
+            Self::None => "none",
+        }
+    }
+}
+
+/// `[alerts.slack]`: an incoming webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlackConfig {
+    /// The webhook URL is a credential: never shown.
+    pub webhook_url: Secret,
+    pub min_severity: Severity,
+    pub timeout: Duration,
 }
 
 /// `[ports] range = "9100-9199"`: inclusive.

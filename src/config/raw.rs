@@ -34,6 +34,7 @@ pub struct RawConfig {
     pub check: Vec<Spanned<RawCheck>>,
     pub metrics: Option<RawMetrics>,
     pub store: Option<RawStore>,
+    pub alerts: Option<RawAlerts>,
     /// `[[program]]` entries in file order; the span is the `[[program]]` header (or
     /// the inline table), where "missing `name`" points.
     #[serde(default)]
@@ -137,6 +138,43 @@ pub struct RawStore {
     pub url: Option<Spanned<Scalar>>,
     pub retention_days: Option<Spanned<Scalar>>,
     pub retention_events: Option<Spanned<Scalar>>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "an [alerts] table")]
+pub struct RawAlerts {
+    pub group_wait: Option<Spanned<Scalar>>,
+    pub group_interval: Option<Spanned<Scalar>>,
+    pub repeat_interval: Option<Spanned<Scalar>>,
+    pub retry_initial: Option<Spanned<Scalar>>,
+    pub retry_max: Option<Spanned<Scalar>>,
+    pub stderr_lines: Option<Spanned<Scalar>>,
+    /// The span is the table (where "missing `host`" points).
+    pub email: Option<Spanned<RawEmail>>,
+    pub slack: Option<Spanned<RawSlack>>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "an [alerts.email] table")]
+pub struct RawEmail {
+    pub host: Option<Spanned<Scalar>>,
+    pub port: Option<Spanned<Scalar>>,
+    pub security: Option<Spanned<Scalar>>,
+    pub username: Option<Spanned<Scalar>>,
+    pub password: Option<Spanned<Scalar>>,
+    pub from: Option<Spanned<Scalar>>,
+    pub to: Option<Vec<Spanned<Scalar>>>,
+    pub ca_file: Option<Spanned<Scalar>>,
+    pub min_severity: Option<Spanned<Scalar>>,
+    pub timeout: Option<Spanned<Scalar>>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "an [alerts.slack] table")]
+pub struct RawSlack {
+    pub webhook_url: Option<Spanned<Scalar>>,
+    pub min_severity: Option<Spanned<Scalar>>,
+    pub timeout: Option<Spanned<Scalar>>,
 }
 
 #[derive(Deserialize)]
@@ -453,6 +491,7 @@ mod tests {
                 "check",
                 "metrics",
                 "store",
+                "alerts",
                 "program"
             ]
         );

@@ -480,7 +480,7 @@ jiter = "full"
     assert_eq!(
         errors(text),
         [
-            "w.toml:2:2: unknown key `sever` at the top level: did you mean `server`? (known keys: server, supervisor, logs, ports, system, check, metrics, store, program)",
+            "w.toml:2:2: unknown key `sever` at the top level: did you mean `server`? (known keys: server, supervisor, logs, ports, system, check, metrics, store, alerts, program)",
             "w.toml:6:1: unknown key `max_sise` in [logs]: did you mean `max_size`? (known keys: dir, max_size, max_files, tail_lines, max_line)",
             "w.toml:11:1: unknown key `restat` in [[program]] \"web\": did you mean `restart`? (known keys: name, command, args, cwd, env, env_passthrough, user, group, enabled, autostart, restart, backoff, max_restarts, restart_window, start_period, stop_signal, stop_timeout, depends_on, memory_limit, memory_limit_grace, logs, port, probe, required)",
             "w.toml:12:29: unknown key `multiplyer` in backoff of [[program]] \"web\": did you mean `multiplier`? (known keys: initial, max, multiplier, reset_after, jitter)",
@@ -1417,6 +1417,108 @@ fn store_errors() {
     let e = one_error("[store]\nretension_days = 3\n");
     assert!(
         e.starts_with("w.toml:2:1: unknown key `retension_days` in [store]: did you mean `retention_days`?"),
+        "{e}"
+    );
+}
+
+#[test]
+fn alerts_defaults_and_channels() {
+    let a = ok("").alerts;
+    assert_eq!(a.group_wait, Duration::from_secs(30));
+    assert_eq!(a.group_interval, Duration::from_secs(300));
+    assert_eq!(a.repeat_interval, Duration::from_secs(4 * 3600));
+    assert_eq!(
+        (a.retry_initial, a.retry_max),
+        (Duration::from_secs(5), Duration::from_secs(300))
+    );
+    assert_eq!(a.stderr_lines, 20);
+    assert_eq!((a.email, a.slack), (None, None));
+
+    let c = ok_with(
+        "[alerts]\ngroup_wait = \"1s\"\n[alerts.email]\nhost = \"smtp.example.com\"\nsecurity = \"tls\"\n\
+         username = \"me\"\npassword = \"${SMTP_PASSWORD}\"\nfrom = \"Warden <w@example.com>\"\n\
+         to = [\"a@example.com\", \"b@example.com\"]\nmin_severity = \"error\"\n\
+         [alerts.slack]\nmin_severity = \"critical\"\ntimeout = \"3s\"\n",
+        &[
+            ("SMTP_PASSWORD", "hunter2"),
+            ("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/x"),
+        ],
+    );
+    assert_eq!(c.alerts.group_wait, Duration::from_secs(1));
+    let e = c.alerts.email.as_ref().unwrap();
+    assert_eq!(
+        (e.host.as_str(), e.port, e.security),
+        ("smtp.example.com", 465, SmtpSecurity::Tls)
+    );
+    assert_eq!(e.password.as_ref().map(Secret::expose), Some("hunter2"));
+    assert_eq!(e.to, ["a@example.com", "b@example.com"]);
+    assert_eq!(e.min_severity, Severity::Error);
+    let s = c.alerts.slack.as_ref().unwrap();
+    assert_eq!(s.webhook_url.expose(), "https://hooks.slack.com/services/T/B/x");
+    assert_eq!(
+        (s.min_severity, s.timeout),
+        (Severity::Critical, Duration::from_secs(3))
+    );
+    assert!(!format!("{c:?}").contains("hunter2"));
+    assert!(!format!("{c:?}").contains("hooks.slack.com"));
+
+    // Everything from the environment: an empty table is a channel.
+    let c = ok_with(
+        "[alerts.email]\n",
+        &[
+            ("SMTP_HOST", "mail"),
+            ("SMTP_PORT", "2525"),
+            ("SMTP_FROM", "w@example.com"),
+            ("SMTP_TO", "a@example.com, b@example.com"),
+        ],
+    );
+    let e = c.alerts.email.unwrap();
+    assert_eq!(
+        (e.host.as_str(), e.port, e.security),
+        ("mail", 2525, SmtpSecurity::StartTls)
+    );
+    assert_eq!(e.to, ["a@example.com", "b@example.com"]);
+    assert_eq!((e.username, e.password), (None, None));
+}
+
+#[test]
+fn alerts_errors() {
+    assert_eq!(
+        errors("[alerts.email]\n[alerts.slack]\n"),
+        [
+            "w.toml:1:1: [alerts.email] needs host (the SMTP server): set it here or in the environment variable SMTP_HOST",
+            "w.toml:1:1: [alerts.email] needs from (the sender's address): set it here or in the environment variable SMTP_FROM",
+            "w.toml:1:1: [alerts.email] needs to (the recipients): set to = [\"you@example.com\"] or the environment variable SMTP_TO",
+            "w.toml:2:1: [alerts.slack] needs webhook_url: set it here or in the environment variable SLACK_WEBHOOK_URL",
+        ]
+    );
+    assert_eq!(
+        errors(
+            "[alerts]\ngroup_wait = \"soon\"\nretry_initial = \"0s\"\nstderr_lines = 1000\n\
+             [alerts.email]\nhost = \"h\"\nfrom = \"nobody\"\nto = [\"x@y\"]\nsecurity = \"ssl\"\nport = 70000\n\
+             username = \"u\"\nmin_severity = \"fatal\"\n"
+        ),
+        [
+            "w.toml:2:14: invalid duration \"soon\" for alerts.group_wait: expected number at 0; write a number with a unit, like \"10s\", \"250ms\", \"5m\" or \"1h\"",
+            "w.toml:3:17: alerts.retry_initial must be longer than 0s",
+            "w.toml:4:16: alerts.stderr_lines must be at most 200, not 1000",
+            "w.toml:5:1: [alerts.email] has a username but no password: set password or SMTP_PASSWORD",
+            "w.toml:7:8: alerts.email.from: \"nobody\" is not an email address (write user@example.com or Name <user@example.com>)",
+            "w.toml:9:12: invalid value \"ssl\" for alerts.email.security: use starttls, tls or none",
+            "w.toml:10:8: alerts.email.port must be a port number from 1 to 65535, not 70000",
+            "w.toml:12:16: invalid value \"fatal\" for alerts.email.min_severity: use info, warning, error or critical",
+        ]
+    );
+    // A bad webhook URL is named, never quoted.
+    let e = one_error("[alerts.slack]\nwebhook_url = \"hooks.slack.com/services/T/B/secret\"\n");
+    assert!(
+        e.starts_with("w.toml:2:15: alerts.slack.webhook_url must be an http:// or https:// URL"),
+        "{e}"
+    );
+    assert!(!e.contains("secret"), "{e}");
+    let e = one_error("[alerts.slack]\nwebhok_url = \"x\"\nwebhook_url = \"https://h/x\"\n");
+    assert!(
+        e.starts_with("w.toml:2:1: unknown key `webhok_url` in [alerts.slack]: did you mean `webhook_url`?"),
         "{e}"
     );
 }

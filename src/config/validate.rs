@@ -22,6 +22,8 @@ use nix::sys::signal::Signal;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+#[path = "validate/alerts.rs"]
+mod alerts;
 #[path = "validate/server.rs"]
 mod server;
 #[path = "validate/store.rs"]
@@ -241,6 +243,7 @@ impl Validator<'_> {
         let system = self.system(raw);
         let metrics = self.metrics(raw);
         let store = self.store(raw);
+        let alerts = self.alerts(raw);
         let (checks, check_names) = self.checks(raw);
         let mut programs = Vec::with_capacity(raw.program.len());
         let mut facts = Vec::with_capacity(raw.program.len());
@@ -261,6 +264,7 @@ impl Validator<'_> {
             checks,
             metrics,
             store,
+            alerts,
             programs,
         }
     }
@@ -789,6 +793,13 @@ impl Validator<'_> {
             }
             [Segment::Key(k)] if k == "metrics" => (raw::fields_of::<raw::RawMetrics>(), "in [metrics]".to_owned()),
             [Segment::Key(k)] if k == "store" => (raw::fields_of::<raw::RawStore>(), "in [store]".to_owned()),
+            [Segment::Key(k)] if k == "alerts" => (raw::fields_of::<raw::RawAlerts>(), "in [alerts]".to_owned()),
+            [Segment::Key(k), Segment::Key(sub)] if k == "alerts" && sub == "email" => {
+                (raw::fields_of::<raw::RawEmail>(), "in [alerts.email]".to_owned())
+            }
+            [Segment::Key(k), Segment::Key(sub)] if k == "alerts" && sub == "slack" => {
+                (raw::fields_of::<raw::RawSlack>(), "in [alerts.slack]".to_owned())
+            }
             [Segment::Key(k), Segment::Index(i)] if k == "check" => {
                 (raw::fields_of::<raw::RawCheck>(), format!("in [[check]] #{}", i + 1))
             }
