@@ -399,10 +399,113 @@ pub struct ReloadRefused {
     pub errors: Vec<String>,
 }
 
-/// `GET /api/v1/alerts` (filled once alerts exist).
+/// `GET /api/v1/alerts`: what is firing now, the active silences, and the outbox
+/// (notifications sent, failed, or waiting), newest first.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Alerts {
-    pub alerts: Vec<serde_json::Value>,
+    pub firing: Vec<AlertInfo>,
+    pub silences: Vec<SilenceInfo>,
+    /// The configured channels (`email`, `slack`).
+    pub channels: Vec<String>,
+    pub notifications: Vec<NotificationInfo>,
+    /// Set while the outbox is kept in memory because the store is unavailable.
+    pub store_error: Option<String>,
+}
+
+/// An alert that is firing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertInfo {
+    /// Stable per condition: `program_crashed:NAME`, `check_down:NAME`, `system:disk:/`...
+    pub fingerprint: String,
+    /// `info | warning | error | critical`.
+    pub severity: String,
+    pub summary: String,
+    pub program: Option<String>,
+    /// When the condition began (RFC 3339).
+    pub at: String,
+    /// `firing`.
+    pub status: String,
+    /// A silence holds its notifications back.
+    pub silenced: bool,
+    pub reason: Option<String>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub restarts: Option<u32>,
+    /// The program's last stderr lines, secrets blanked.
+    pub stderr_tail: Vec<String>,
+}
+
+/// One notification of the outbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NotificationInfo {
+    pub id: i64,
+    /// `email | slack`.
+    pub channel: String,
+    pub subject: String,
+    /// `firing | resolved`.
+    pub status: String,
+    pub severity: String,
+    /// `pending | sent | failed`.
+    pub state: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+    /// When a pending notification is tried next.
+    pub next_attempt_at: Option<String>,
+    pub alerts: Vec<CarriedAlert>,
+}
+
+/// An alert as a notification carried it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CarriedAlert {
+    pub fingerprint: String,
+    /// `firing | resolved`.
+    pub status: String,
+    pub severity: String,
+    pub summary: String,
+    #[serde(default)]
+    pub program: Option<String>,
+}
+
+/// `POST /api/v1/silences`: hold back the alerts `matcher` matches until `until`, or
+/// for `duration`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceRequest {
+    /// A program name, a fingerprint, or a prefix of whole `:`-separated parts
+    /// (`system`, `system:disk`, `program_crashed`).
+    pub matcher: String,
+    /// RFC 3339.
+    #[serde(default)]
+    pub until: Option<String>,
+    /// `"30m"`, `"2h"`.
+    #[serde(default)]
+    pub duration: Option<String>,
+}
+
+/// An active silence.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SilenceInfo {
+    pub matcher: String,
+    /// RFC 3339.
+    pub until: String,
+}
+
+/// `POST /api/v1/alerts/test`: what became of each test notification.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertTest {
+    pub results: Vec<AlertTestResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertTestResult {
+    pub channel: String,
+    pub id: i64,
+    /// `sent`, `failed`, or `pending` (not delivered yet: `error` says why).
+    pub state: String,
+    pub error: Option<String>,
 }
 
 /// `GET /dashboard` (JSON): everything the dashboard page shows, in one document.
@@ -418,8 +521,8 @@ pub struct Dashboard {
     pub system: Option<SystemInfo>,
     /// The most recent events, newest first (at most 50).
     pub events: Vec<EventInfo>,
-    /// The most recent alerts, newest first (empty until alerting exists).
-    pub alerts: Vec<serde_json::Value>,
+    /// The alerts firing now, most severe first.
+    pub alerts: Vec<AlertInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -36,6 +36,8 @@ use crate::tls::{Certs, TlsListener};
 pub const EXIT_CONFIG: u8 = 2;
 /// How long in-flight HTTP requests may take once warden has stopped its programs.
 const HTTP_DRAIN: Duration = Duration::from_secs(2);
+/// At shutdown, how long due alert notifications may take to go out.
+const ALERT_FLUSH: Duration = Duration::from_secs(3);
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -162,6 +164,16 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
     let (handle, mut supervisor) = supervisor::start(config, reaper, cgroups.clone(), prober);
     let metrics = Arc::new(Metrics::new());
     let store = crate::journal::start(&handle, &store_config, data_dir, metrics.clone());
+    let alerts_shutdown = CancellationToken::new();
+    let alerting = crate::alerting::Alerting::start(crate::alerting::Inputs {
+        handle: handle.clone(),
+        config: services.config.subscribe(),
+        checks: services.checks.subscribe(),
+        system: services.system.subscribe(),
+        store: store.clone(),
+        metrics: metrics.clone(),
+        shutdown: alerts_shutdown.clone(),
+    });
     tokio::spawn(forward_checks(services.checks.subscribe(), handle.clone()));
     tokio::spawn(service::run_systemd(handle.clone()));
 
@@ -184,6 +196,7 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
         reload: reload_tx,
         stopping: stop_http.clone(),
         recorder: crate::dashboard::Recorder::start(&handle),
+        alerting: alerting.clone(),
     });
     tokio::spawn(forget_idle_clients(gate.clone()));
     // Headers must arrive within the request timeout (fixed at start).
@@ -215,11 +228,13 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
             outcome = &mut supervisor => break outcome.context("the supervision loop panicked")?,
             _ = sigterm.recv() => {
                 signals += 1;
+                alerts_shutdown.cancel();
                 shutting_down.store(true, Ordering::Relaxed);
                 shutdown_signal(&handle, "SIGTERM", signals).await
             }
             _ = sigint.recv() => {
                 signals += 1;
+                alerts_shutdown.cancel();
                 shutting_down.store(true, Ordering::Relaxed);
                 shutdown_signal(&handle, "SIGINT", signals).await
             }
@@ -229,6 +244,8 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
             }
         }
     };
+    // What is due goes out now; the rest waits in the outbox for the next start.
+    alerting.flush(ALERT_FLUSH).await;
     stop_http.cancel();
     let _ = tokio::time::timeout(HTTP_DRAIN + Duration::from_millis(500), server).await;
     if let Some(cgroups) = cgroups {

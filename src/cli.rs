@@ -66,6 +66,36 @@ pub enum ClientCommand {
     Reload(ReloadArgs),
     /// Exit 0 when warden is live (or ready), 1 otherwise: a HEALTHCHECK without curl.
     Probe(ProbeArgs),
+    /// Alert channels: `warden alert test` sends a test notification through them.
+    Alert(AlertArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AlertArgs {
+    #[command(subcommand)]
+    pub action: AlertAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertAction {
+    /// Send a test notification through the real path (outbox, then the channel) and
+    /// say whether it was delivered: checks SMTP and webhook settings.
+    Test(AlertTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AlertTestArgs {
+    /// Only this channel [default: every configured one].
+    #[arg(long, value_enum)]
+    pub channel: Option<AlertChannel>,
+    #[command(flatten, next_help_heading = "Connection")]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlertChannel {
+    Email,
+    Slack,
 }
 
 /// How to reach a running warden.
@@ -84,7 +114,8 @@ pub struct Remote {
     #[arg(long, env = "WARDEN_API_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     pub token: Option<ApiToken>,
     /// How long to wait for each answer, e.g. `10s`, `500ms` [default: 10s; probe: 5s].
-    /// With --wait: how long warden waits for the program [default: 30s].
+    /// With --wait: how long warden waits for the program [default: 30s]. `alert test`:
+    /// how long warden waits for the deliveries [default: 20s].
     #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Option<Duration>,
     /// For an `https://` URL: trust only this PEM certificate (e.g. warden's own

@@ -20,9 +20,14 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    ControlAnswer, ErrorBody, LastExit, LogLineInfo, LogTail, ProgramStatus, Ready, ReloadAnswer, ReloadRefused, Status,
+    AlertTest, ControlAnswer, ErrorBody, LastExit, LogLineInfo, LogTail, ProgramStatus, Ready, ReloadAnswer,
+    ReloadRefused, Status,
 };
-use crate::cli::{ClientCommand, ControlArgs, LogsArgs, ProbeArgs, ProbeKind, Remote, StatusArgs};
+use crate::cli::{
+    AlertAction, AlertChannel, AlertTestArgs, ClientCommand, ControlArgs, LogsArgs, ProbeArgs, ProbeKind, Remote,
+    StatusArgs,
+};
+use crate::text::io_cause;
 
 /// Every request's timeout unless `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -64,6 +69,9 @@ async fn dispatch(cmd: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Logs(args) => logs(&args).await,
         ClientCommand::Reload(args) => reload(&Api::or_default(&args.remote, DEFAULT_TIMEOUT)?).await,
         ClientCommand::Probe(args) => probe(&args).await,
+        ClientCommand::Alert(args) => match args.action {
+            AlertAction::Test(args) => alert_test(&args).await,
+        },
     }
 }
 
@@ -269,30 +277,6 @@ fn cause(e: &(dyn std::error::Error + 'static)) -> String {
         current = err.source();
     }
     innermost.to_string()
-}
-
-fn io_cause(e: &io::Error) -> String {
-    use io::ErrorKind::*;
-    match e.kind() {
-        ConnectionRefused => "connection refused".into(),
-        ConnectionReset => "connection reset by the server".into(),
-        ConnectionAborted => "connection aborted".into(),
-        TimedOut => "timed out".into(),
-        AddrNotAvailable => "address not available".into(),
-        _ => {
-            // `failed to lookup address information: Name or service not known (os error -2)`
-            let text = e.to_string();
-            let text = match text.find(" (os error") {
-                Some(i) => text[..i].to_string(),
-                None => text,
-            };
-            let mut chars = text.chars();
-            match chars.next() {
-                Some(first) => first.to_lowercase().chain(chars).collect(),
-                None => text,
-            }
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -591,6 +575,49 @@ pub fn reload_summary(r: &ReloadAnswer) -> String {
     }
     parts.push(format!("{} unchanged", r.unchanged.len()));
     format!("reloaded: {}", parts.join("; "))
+}
+
+/// How long `warden alert test` lets warden wait for the deliveries.
+const ALERT_TEST_WAIT: Duration = Duration::from_secs(20);
+
+async fn alert_test(args: &AlertTestArgs) -> Result<(), Failure> {
+    let wait = args.remote.timeout.unwrap_or(ALERT_TEST_WAIT);
+    let api = Api::new(&args.remote, wait + Duration::from_secs(10))?;
+    let mut url = api.url(&["api", "v1", "alerts", "test"]);
+    if let Some(channel) = args.channel {
+        let name = match channel {
+            AlertChannel::Email => "email",
+            AlertChannel::Slack => "slack",
+        };
+        url.query_pairs_mut().append_pair("channel", name);
+    }
+    url.query_pairs_mut()
+        .append_pair("wait", "true")
+        .append_pair("timeout", &format!("{}ms", wait.as_millis().max(1)));
+    let (code, body) = api.exchange(Method::POST, url.clone()).await?;
+    if code != StatusCode::OK && code != StatusCode::BAD_GATEWAY {
+        return Err(Failure::Message(api.refusal(code, &body)));
+    }
+    let answer: AlertTest = api.decode(&url, &body)?;
+    print(&alert_test_lines(&answer))?;
+    if answer.results.iter().all(|r| r.state == "sent") {
+        Ok(())
+    } else {
+        Err(Failure::Reported)
+    }
+}
+
+/// `email: sent` / `slack: failed: the Slack webhook refused the message: HTTP 404: no_service`, one per channel.
+pub fn alert_test_lines(answer: &AlertTest) -> String {
+    answer
+        .results
+        .iter()
+        .map(|r| match &r.error {
+            None => format!("{}: {}\n", r.channel, r.state),
+            Some(e) if r.state == "pending" => format!("{}: not delivered yet: {e}\n", r.channel),
+            Some(e) => format!("{}: {}: {e}\n", r.channel, r.state),
+        })
+        .collect()
 }
 
 async fn probe(args: &ProbeArgs) -> Result<(), Failure> {

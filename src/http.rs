@@ -36,6 +36,7 @@ use crate::health::checks::CheckStatus;
 use crate::health::system::{SystemReport, Usage};
 use crate::health::verdict::{self, Inputs};
 use crate::metrics::{Metrics, Sources};
+use crate::store::OutboxState;
 use crate::supervisor::{CommandError, Handle};
 
 /// How long `/live` waits for the supervision loop to answer.
@@ -69,6 +70,8 @@ pub struct AppState {
     pub reload: mpsc::Sender<oneshot::Sender<ReloadOutcome>>,
     /// The store, once open (or why not): the event history.
     pub store: crate::journal::StoreState,
+    /// Firing alerts, silences, the outbox.
+    pub alerting: crate::alerting::Alerting,
     /// Usage history and recent events for the dashboard.
     pub recorder: Arc<crate::dashboard::Recorder>,
     /// Cancelled when the HTTP server stops (after the programs are down): follow
@@ -174,6 +177,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/programs/{name}/logs"),
     ("POST", "/api/v1/reload"),
     ("GET", "/api/v1/alerts"),
+    ("POST", "/api/v1/alerts/test"),
+    ("POST", "/api/v1/silences"),
     ("GET", "/api/v1/events"),
     ("POST", "/api/v1/events"),
     ("GET", "/dashboard"),
@@ -202,6 +207,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/programs/{name}/logs", get(logs))
         .route("/api/v1/reload", post(reload))
         .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/alerts/test", post(alert_test))
+        .route("/api/v1/silences", post(silence))
         .route("/api/v1/events", post(event).get(events))
         .route("/dashboard", get(dashboard))
         .route("/dashboard/app.js", get(dashboard_js))
@@ -422,7 +429,7 @@ async fn dashboard(State(state): State<Shared>, request: Request) -> Response {
         checks: current.checks,
         system: current.system,
         events: state.recorder.events(),
-        alerts: vec![],
+        alerts: firing_alerts(&state.alerting.view()),
     });
     ([(header::VARY, "Accept")], document).into_response()
 }
@@ -1084,9 +1091,248 @@ async fn events(State(state): State<Shared>, query: Result<Query<EventsQuery>, Q
     }
 }
 
-/// `GET /api/v1/alerts`: none until alerting exists.
-async fn alerts() -> Json<api::Alerts> {
-    Json(api::Alerts::default())
+/// Most notifications one `GET /api/v1/alerts` lists.
+const MAX_NOTIFICATIONS: u32 = 500;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertsQuery {
+    /// `pending | sent | failed`.
+    state: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/alerts?state=&limit=`: firing alerts, silences, and the outbox.
+async fn alerts(State(state): State<Shared>, query: Result<Query<AlertsQuery>, QueryRejection>) -> Response {
+    let Query(query) = match query {
+        Ok(q) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let limit = query.limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_NOTIFICATIONS {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("limit must be from 1 to {MAX_NOTIFICATIONS}, not {limit}"),
+        );
+    }
+    let wanted = match query.state.as_deref() {
+        None => None,
+        Some("pending") => Some(OutboxState::Pending),
+        Some("sent") => Some(OutboxState::Sent),
+        Some("failed") => Some(OutboxState::Failed),
+        Some(other) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("state must be pending, sent or failed, not {other:?}"),
+            )
+        }
+    };
+    let view = state.alerting.view();
+    let notifications = match state.alerting.notifications(wanted, limit).await {
+        Ok(ns) => ns.iter().map(notification_info).collect(),
+        Err(e) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("cannot read the alert outbox: {e}"),
+            )
+        }
+    };
+    Json(api::Alerts {
+        firing: firing_alerts(&view),
+        silences: view
+            .silences
+            .iter()
+            .map(|s| api::SilenceInfo {
+                matcher: s.matcher.clone(),
+                until: api::rfc3339(s.until),
+            })
+            .collect(),
+        channels: view.channels.iter().map(|c| (*c).to_owned()).collect(),
+        notifications,
+        store_error: view.store_error.clone(),
+    })
+    .into_response()
+}
+
+fn firing_alerts(view: &crate::alerting::View) -> Vec<api::AlertInfo> {
+    let mut firing: Vec<_> = view.firing.iter().collect();
+    firing.sort_by(|(a, _), (b, _)| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.fingerprint.cmp(&b.fingerprint))
+    });
+    firing
+        .into_iter()
+        .map(|(a, silenced)| api::AlertInfo {
+            fingerprint: a.fingerprint.clone(),
+            severity: a.severity.as_str().to_owned(),
+            summary: a.summary.clone(),
+            program: a.details.program.clone(),
+            at: api::rfc3339(a.details.at),
+            status: "firing".to_owned(),
+            silenced: *silenced,
+            reason: a.details.reason.clone(),
+            exit_code: a.details.exit_code,
+            signal: a.details.signal,
+            restarts: a.details.restarts,
+            stderr_tail: a.details.stderr_tail.clone(),
+        })
+        .collect()
+}
+
+fn notification_info(n: &crate::store::Notification) -> api::NotificationInfo {
+    api::NotificationInfo {
+        id: n.id,
+        channel: n.channel.clone(),
+        subject: n.subject.clone(),
+        status: n.status.as_str().to_owned(),
+        severity: n.severity.clone(),
+        state: n.state.as_str().to_owned(),
+        attempts: n.attempts,
+        last_error: n.last_error.clone(),
+        created_at: api::rfc3339(n.created_at),
+        sent_at: n.sent_at.map(api::rfc3339),
+        next_attempt_at: (n.state == OutboxState::Pending).then(|| api::rfc3339(n.next_attempt_at)),
+        alerts: serde_json::from_str(&n.alerts).unwrap_or_default(),
+    }
+}
+
+/// Longest silence: a forgotten one must not mute warden for ever.
+const MAX_SILENCE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// `POST /api/v1/silences`: a maintenance window (201 with the silence).
+async fn silence(State(state): State<Shared>, body: Result<Json<api::SilenceRequest>, JsonRejection>) -> Response {
+    let request = match body {
+        Ok(Json(r)) => r,
+        Err(rejection) => return json_rejection(rejection),
+    };
+    let matcher = request.matcher.trim().to_owned();
+    if matcher.is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "matcher is empty: give a program name, a fingerprint (program_crashed:web) or a prefix (system)",
+        );
+    }
+    let now = SystemTime::now();
+    let until = match (request.until.as_deref(), request.duration.as_deref()) {
+        (Some(_), Some(_)) => return error(StatusCode::BAD_REQUEST, "give until or duration, not both"),
+        (None, None) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "give until (RFC 3339) or duration (\"2h\") for the silence to end",
+            )
+        }
+        (Some(until), None) => match humantime::parse_rfc3339_weak(until) {
+            Ok(t) => t,
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("until must be an RFC 3339 time like \"2026-11-23T10:00:00Z\", not {until:?}"),
+                )
+            }
+        },
+        (None, Some(d)) => match crate::config::parse_duration(d) {
+            Ok(d) => now + d,
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid duration {d:?}: {e}")),
+        },
+    };
+    if until <= now {
+        return error(StatusCode::BAD_REQUEST, "the silence would end in the past");
+    }
+    if until > now + MAX_SILENCE {
+        return error(StatusCode::BAD_REQUEST, "a silence may last at most 30 days");
+    }
+    let silence = crate::alerts::Silence {
+        matcher: matcher.clone(),
+        until,
+    };
+    if let Err(e) = state.alerting.silence(silence).await {
+        return error(StatusCode::SERVICE_UNAVAILABLE, e);
+    }
+    tracing::info!(%matcher, until = %api::rfc3339(until), "silence added");
+    (
+        StatusCode::CREATED,
+        Json(api::SilenceInfo {
+            matcher,
+            until: api::rfc3339(until),
+        }),
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertTestQuery {
+    channel: Option<String>,
+    /// Waiting is what this endpoint does; the flag only lifts the request timeout.
+    #[allow(dead_code)]
+    wait: Option<bool>,
+    /// How long to wait for the deliveries (default 20s, at most 2m).
+    timeout: Option<String>,
+}
+
+/// `POST /api/v1/alerts/test?channel=`: a test notification through the outbox to each
+/// channel; 200 when every one was delivered, 502 when one failed or is still waiting.
+async fn alert_test(State(state): State<Shared>, query: Result<Query<AlertTestQuery>, QueryRejection>) -> Response {
+    let Query(query) = match query {
+        Ok(q) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let wait = match query.timeout.as_deref().map(crate::config::parse_duration) {
+        None => Duration::from_secs(20),
+        Some(Ok(d)) if d <= Duration::from_secs(120) => d,
+        Some(_) => return error(StatusCode::BAD_REQUEST, "timeout must be a duration up to \"2m\""),
+    };
+    let ids = match state.alerting.test(query.channel).await {
+        Ok(ids) => ids,
+        Err(crate::alerting::TestError::Channel(e)) => return error(StatusCode::BAD_REQUEST, e),
+        Err(crate::alerting::TestError::Unavailable(e)) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut results = Vec::new();
+    for id in ids {
+        let result = loop {
+            let n = state.alerting.notification(id).await;
+            let settled = match &n {
+                Ok(Some(n)) => n.state != OutboxState::Pending || n.attempts > 0,
+                _ => true,
+            };
+            if settled || tokio::time::Instant::now() >= deadline {
+                break n;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        results.push(match result {
+            Ok(Some(n)) => api::AlertTestResult {
+                channel: n.channel,
+                id,
+                state: n.state.as_str().to_owned(),
+                error: match n.state {
+                    OutboxState::Sent => None,
+                    _ => Some(n.last_error.unwrap_or_else(|| "not tried yet".into())),
+                },
+            },
+            Ok(None) => api::AlertTestResult {
+                channel: String::new(),
+                id,
+                state: "failed".into(),
+                error: Some("the notification left the outbox".into()),
+            },
+            Err(e) => api::AlertTestResult {
+                channel: String::new(),
+                id,
+                state: "failed".into(),
+                error: Some(e),
+            },
+        });
+    }
+    let all_sent = results.iter().all(|r| r.state == "sent");
+    let status = if all_sent {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    (status, Json(api::AlertTest { results })).into_response()
 }
 
 async fn not_found() -> Response {

@@ -65,6 +65,17 @@ async fn api(server: &str) -> Api {
             let _ = reply.send(Err(vec!["w.toml:3:9: invalid duration".to_string()]));
         }
     });
+    let config_rx = watch::channel(Arc::new(config.clone())).1;
+    let store = watch::channel(Err("no store in router tests".to_string())).1;
+    let alerting = crate::alerting::Alerting::start(crate::alerting::Inputs {
+        handle: handle.clone(),
+        config: config_rx,
+        checks: watch::channel(Arc::new(Vec::new())).1,
+        system: watch::channel(None).1,
+        store: store.clone(),
+        metrics: Arc::new(Metrics::new()),
+        shutdown: Default::default(),
+    });
     let router = router(AppState {
         supervisor: handle.clone(),
         started_at: SystemTime::now(),
@@ -79,7 +90,8 @@ async fn api(server: &str) -> Api {
         reload,
         stopping: Default::default(),
         recorder: Default::default(),
-        store: watch::channel(Err("no store in router tests".to_string())).1,
+        store,
+        alerting,
     });
     let api = Api {
         router,
@@ -214,8 +226,79 @@ async fn every_route_is_served_and_unknown_ones_are_json_errors() {
     let (status, _, body) = api.call("GET", "/api/v1/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body["openapi"].is_string());
-    let (status, _, body) = api.call("GET", "/api/v1/alerts", Some(FULL), None).await;
-    assert_eq!((status, body), (StatusCode::OK, serde_json::json!({"alerts": []})));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_silences_and_tests_answer_clearly() {
+    let api = api(&format!("tokens = [\"{FULL}\"]\nread_only_tokens = [\"{READ}\"]")).await;
+    let (status, _, body) = api.call("GET", "/api/v1/alerts", Some(READ), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["firing"], serde_json::json!([]));
+    assert_eq!(body["notifications"], serde_json::json!([]));
+    // No store here: the outbox is in memory, and the API says why.
+    assert_eq!(body["store_error"], "no store in router tests");
+    for (query, says) in [
+        ("?state=lost", "state must be pending, sent or failed"),
+        ("?limit=0", "limit must be from 1 to 500"),
+        ("?colour=red", "unknown field `colour`"),
+    ] {
+        let (status, _, body) = api
+            .call("GET", &format!("/api/v1/alerts{query}"), Some(READ), None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(error_of(&body).contains(says), "{query}: {body}");
+    }
+
+    let json = |s: &str| Some(("application/json", s.to_string()));
+    for (request, says) in [
+        (r#"{"matcher": " ", "duration": "1h"}"#, "matcher is empty"),
+        (r#"{"matcher": "web"}"#, "give until (RFC 3339) or duration"),
+        (
+            r#"{"matcher": "web", "duration": "1h", "until": "2099-01-01T00:00:00Z"}"#,
+            "not both",
+        ),
+        (r#"{"matcher": "web", "duration": "soon"}"#, "invalid duration \"soon\""),
+        (r#"{"matcher": "web", "until": "2001-01-01T00:00:00Z"}"#, "in the past"),
+        (r#"{"matcher": "web", "duration": "90d"}"#, "at most 30 days"),
+        (
+            r#"{"matcher": "web", "duration": "1h", "why": "x"}"#,
+            "unknown field `why`",
+        ),
+    ] {
+        let (status, _, body) = api.call("POST", "/api/v1/silences", Some(FULL), json(request)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{request}: {body}");
+        assert!(error_of(&body).contains(says), "{request}: {body}");
+    }
+    let silence = r#"{"matcher": "web", "duration": "1h"}"#;
+    let (status, _, _) = api.call("POST", "/api/v1/silences", Some(READ), json(silence)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, body) = api.call("POST", "/api/v1/silences", Some(FULL), json(silence)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["matcher"], "web");
+    let (_, _, body) = api.call("GET", "/api/v1/alerts", Some(READ), None).await;
+    assert_eq!(body["silences"][0]["matcher"], "web", "{body}");
+    let until = humantime::parse_rfc3339_weak(body["silences"][0]["until"].as_str().unwrap()).unwrap();
+    let left = until.duration_since(SystemTime::now()).unwrap();
+    assert!(
+        left > Duration::from_secs(3500) && left <= Duration::from_secs(3600),
+        "{left:?}"
+    );
+
+    for (query, says) in [
+        ("", "no alert channel is configured"),
+        (
+            "?channel=slack",
+            "the slack channel is not configured: add [alerts.slack]",
+        ),
+        ("?channel=pager", "unknown channel \"pager\": use email or slack"),
+        ("?timeout=1h", "timeout must be a duration up to \"2m\""),
+    ] {
+        let (status, _, body) = api
+            .call("POST", &format!("/api/v1/alerts/test{query}"), Some(FULL), None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(error_of(&body).contains(says), "{query}: {body}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,17 +6,19 @@
 //! | --- | --- |
 //! | 0 vocabulary, no I/O | [`config`], [`events`], [`api`] |
 //! | 1 pure cores | [`supervisor::machine`], [`supervisor::backoff`], [`supervisor::order`], [`supervisor::health`], [`health::verdict`], [`alerts`] |
-//! | 2 runtime adapters | [`supervisor`] (the loop), [`platform`] (spawn, reap, kill, /proc), [`logs`], [`health`] (probes, system, checks), [`telemetry`] |
-//! | 3 surfaces | [`serve`], [`http`], [`journal`], [`dashboard`], [`auth`], [`tls`], [`metrics`], [`openapi`], [`redact`], [`cli`], [`client`] |
+//! | 2 runtime adapters | [`supervisor`] (the loop), [`platform`] (spawn, reap, kill, /proc), [`logs`], [`health`] (probes, system, checks), [`store`], [`channels`] (email, Slack), [`telemetry`] |
+//! | 3 surfaces | [`serve`], [`http`], [`journal`], [`alerting`], [`dashboard`], [`auth`], [`tls`], [`metrics`], [`openapi`], [`redact`], [`cli`], [`client`] |
 //! | 4 wiring | [`app`], [`service`] (systemd notify, Kubernetes grace), `main.rs` |
 //!
 //! Start reading at [`app::run`]: it loads the config, starts the reaper, the
 //! supervisor loop and the HTTP server, and waits for signals.
 
+pub mod alerting;
 pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod channels;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -38,4 +40,5 @@ pub mod supervisor;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;
+pub mod text;
 pub mod tls;

@@ -558,6 +558,23 @@ mod tests {
         }
     }
 
+    fn alert_info() -> AlertInfo {
+        AlertInfo {
+            fingerprint: "program_crashed:mail-watcher".into(),
+            severity: "error".into(),
+            summary: "mail-watcher crashed: exit code 1".into(),
+            program: Some("mail-watcher".into()),
+            at: "2026-11-23T10:00:00.000Z".into(),
+            status: "firing".into(),
+            silenced: false,
+            reason: Some("exit code 1".into()),
+            exit_code: Some(1),
+            signal: None,
+            restarts: Some(3),
+            stderr_tail: vec!["Traceback (most recent call last):".into()],
+        }
+    }
+
     fn log_line() -> LogLineInfo {
         LogLineInfo {
             at: "2026-11-23T10:00:04.120512Z".into(),
@@ -639,12 +656,79 @@ mod tests {
             conforms(&doc, schema_of(&doc, "POST", "/api/v1/reload", "400"), &refused, false),
         );
         let alerts = Alerts {
-            alerts: vec![json!({"severity": "CRITICAL"})],
+            firing: vec![alert_info()],
+            silences: vec![SilenceInfo {
+                matcher: "system:disk".into(),
+                until: "2026-11-23T12:00:00.000Z".into(),
+            }],
+            channels: vec!["email".into(), "slack".into()],
+            notifications: vec![NotificationInfo {
+                id: 7,
+                channel: "email".into(),
+                subject: "[ERROR] mail-watcher crashed: exit code 1".into(),
+                status: "firing".into(),
+                severity: "error".into(),
+                state: "pending".into(),
+                attempts: 2,
+                last_error: Some("cannot connect to smtp.example.com:587: connection refused".into()),
+                created_at: "2026-11-23T10:00:30.000Z".into(),
+                sent_at: None,
+                next_attempt_at: Some("2026-11-23T10:01:00.000Z".into()),
+                alerts: vec![CarriedAlert {
+                    fingerprint: "program_crashed:mail-watcher".into(),
+                    status: "firing".into(),
+                    severity: "error".into(),
+                    summary: "mail-watcher crashed: exit code 1".into(),
+                    program: Some("mail-watcher".into()),
+                }],
+            }],
+            store_error: None,
         };
         run(
             "GET alerts",
             conforms(&doc, schema_of(&doc, "GET", "/api/v1/alerts", "200"), &alerts, false),
         );
+        let silence = SilenceInfo {
+            matcher: "mail-watcher".into(),
+            until: "2026-11-23T12:00:00.000Z".into(),
+        };
+        run(
+            "POST silences",
+            conforms(
+                &doc,
+                schema_of(&doc, "POST", "/api/v1/silences", "201"),
+                &silence,
+                false,
+            ),
+        );
+        let request = SilenceRequest {
+            matcher: "mail-watcher".into(),
+            until: None,
+            duration: Some("2h".into()),
+        };
+        run(
+            "POST silences body",
+            conforms(
+                &doc,
+                schema_of(&doc, "POST", "/api/v1/silences", "body"),
+                &request,
+                true,
+            ),
+        );
+        let test = AlertTest {
+            results: vec![AlertTestResult {
+                channel: "slack".into(),
+                id: 8,
+                state: "failed".into(),
+                error: Some("the Slack webhook refused the message: HTTP 404: no_service".into()),
+            }],
+        };
+        for code in ["200", "502"] {
+            run(
+                "POST alerts/test",
+                conforms(&doc, schema_of(&doc, "POST", "/api/v1/alerts/test", code), &test, false),
+            );
+        }
         let sample = status();
         let dashboard = Dashboard {
             warden: DashboardWarden {
@@ -676,7 +760,7 @@ mod tests {
                 severity: "warning".into(),
                 message: "exited with code 1".into(),
             }],
-            alerts: vec![],
+            alerts: vec![alert_info()],
         };
         run(
             "GET /dashboard",
@@ -731,7 +815,7 @@ mod tests {
             conforms(&doc, schema_of(&doc, "POST", "/api/v1/events", "body"), &event, true),
         );
 
-        // Every error answer is an ErrorBody, except the three that say more.
+        // Every error answer is an ErrorBody, except the four that say more.
         let error = ErrorBody {
             error: "no such program".into(),
         };
@@ -739,7 +823,9 @@ mod tests {
             for code in op["responses"].as_object().unwrap().keys() {
                 let special = matches!(
                     (method.as_str(), path.as_str(), code.as_str()),
-                    ("GET", "/ready" | "/health", "503") | ("POST", "/api/v1/reload", "400")
+                    ("GET", "/ready" | "/health", "503")
+                        | ("POST", "/api/v1/reload", "400")
+                        | ("POST", "/api/v1/alerts/test", "502")
                 );
                 if code.as_str() >= "400" && !special {
                     let schema = schema_of(&doc, &method, &path, code);

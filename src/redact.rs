@@ -73,6 +73,17 @@ impl Redactor {
         let server = &config.server;
         secrets.extend(server.tokens.iter().map(|t| t.expose().to_string()));
         secrets.extend(server.read_only_tokens.iter().map(|t| t.expose().to_string()));
+        if let Some(email) = &config.alerts.email {
+            secrets.extend(email.password.iter().map(|p| p.expose().to_string()));
+        }
+        if let Some(slack) = &config.alerts.slack {
+            secrets.push(slack.webhook_url.expose().to_string());
+        }
+        if let Some(url) = &config.store.url {
+            if let Some(password) = url_password(url.expose()) {
+                secrets.push(password.to_string());
+            }
+        }
         for check in &config.checks {
             secrets.push(check.url.expose().to_string());
             if let Some(password) = url_password(check.url.expose()) {

@@ -119,3 +119,19 @@ pub fn program_snapshot(name: &str, state: crate::events::ProgramState) -> crate
         log: None,
     }
 }
+
+/// Runs `cmd` (stdin closed) to its end through the test reaper, the only one allowed
+/// to wait; `None` when it cannot be started or takes more than a minute.
+pub fn run_to_exit(cmd: &mut std::process::Command) -> Option<crate::events::ExitStatus> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    cmd.stdin(std::process::Stdio::null());
+    reaper()
+        .spawn(
+            cmd,
+            Box::new(move |_, status| {
+                let _ = tx.send(status);
+            }),
+        )
+        .ok()?;
+    rx.recv_timeout(Duration::from_secs(60)).ok()
+}

@@ -3,9 +3,9 @@
 //! ([`policy`], an Alertmanager-like state machine driven by an explicit clock), and
 //! every text a person reads ([`text`]).
 //!
-//! Nothing here does I/O or reads a clock: the caller passes `now`, sleeps until
-//! [`policy::Policy::next_wakeup`], then sends what [`policy::Policy::due`] returns
-//! through the outbox and the channels (not wired yet, see issue 6).
+//! Nothing here does I/O or reads a clock: the caller (`crate::alerting`) passes `now`,
+//! sleeps until [`policy::Policy::next_wakeup`], then puts what
+//! [`policy::Policy::due`] returns in the outbox, from which the channels send it.
 
 pub mod policy;
 pub mod rules;

@@ -24,11 +24,18 @@
 //!   (firing) or, if it was notified before and resolved meanwhile, a RESOLVED notice.
 //!   An alert notified and then de-escalated below a channel's minimum is not repeated
 //!   there, but its RESOLVED notice still comes.
+//! * `delivery_failed:CHANNEL` never goes to CHANNEL itself (it could not arrive).
+//! * **Durable.** [`Policy::state`] is everything the policy knows, as serde data; the
+//!   caller saves it in the same transaction as the notifications `due` returned, and
+//!   [`Policy::restore`] takes it back after a restart, so a channel is neither told
+//!   twice nor denied its RESOLVED notice.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use super::rules::{Alert, AlertStatus, Severity, Signal};
+use serde::{Deserialize, Serialize};
+
+use super::rules::{self, Alert, AlertStatus, Severity, Signal};
 use super::text;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +53,7 @@ pub struct PolicyConfig {
 }
 
 /// A maintenance window: alerts it matches are not sent before `until`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Silence {
     /// A program name (`web`: every alert of that program), a fingerprint
     /// (`system:disk:/`), or a prefix of whole `:`-separated parts (`system`,
@@ -82,13 +89,22 @@ pub struct Notification {
     pub subject: String,
 }
 
-#[derive(Debug, Default)]
-struct Group {
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
     /// What this channel was last told is firing: fingerprint → severity.
     told: BTreeMap<String, Severity>,
     /// When the current unsent change was first seen.
     pending_since: Option<SystemTime>,
     last_sent: Option<SystemTime>,
+}
+
+/// Everything a [`Policy`] knows but its configuration: what to save and restore.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyState {
+    pub alerts: Vec<Alert>,
+    pub silences: Vec<Silence>,
+    /// By channel name.
+    pub groups: BTreeMap<String, Group>,
 }
 
 #[derive(Debug)]
@@ -111,6 +127,50 @@ impl Policy {
             silences: Vec::new(),
             groups,
         }
+    }
+
+    /// A policy that goes on from `state` (saved by [`Policy::state`], possibly under
+    /// another configuration): channels keep what they were told by name; a channel
+    /// new in `config` starts afresh, a removed one is forgotten.
+    pub fn restore(config: PolicyConfig, mut state: PolicyState, now: SystemTime) -> Self {
+        let groups = config
+            .channels
+            .iter()
+            .map(|c| state.groups.remove(&c.name).unwrap_or_default())
+            .collect();
+        let mut policy = Self {
+            config,
+            alerts: state.alerts.into_iter().map(|a| (a.fingerprint.clone(), a)).collect(),
+            silences: state.silences,
+            groups,
+        };
+        policy.refresh(now);
+        policy
+    }
+
+    /// What to save (see [`Policy::restore`]).
+    pub fn state(&self) -> PolicyState {
+        PolicyState {
+            alerts: self.alerts.values().cloned().collect(),
+            silences: self.silences.clone(),
+            groups: self
+                .config
+                .channels
+                .iter()
+                .zip(&self.groups)
+                .map(|(c, g)| (c.name.clone(), g.clone()))
+                .collect(),
+        }
+    }
+
+    /// The active silences.
+    pub fn silences(&self) -> &[Silence] {
+        &self.silences
+    }
+
+    /// Whether an active silence matches `alert`.
+    pub fn is_silenced(&self, alert: &Alert) -> bool {
+        self.silenced(alert)
     }
 
     /// Takes one signal from the rules.
@@ -217,7 +277,10 @@ impl Policy {
     }
 
     fn eligible(&self, channel: usize, a: &Alert) -> bool {
-        a.severity >= self.config.channels[channel].min_severity && !self.silenced(a)
+        let c = &self.config.channels[channel];
+        a.severity >= c.min_severity
+            && !self.silenced(a)
+            && rules::delivery_channel(&a.fingerprint) != Some(c.name.as_str())
     }
 
     fn has_change(&self, channel: usize) -> bool {
@@ -667,5 +730,54 @@ mod tests {
         let a = p.firing().next().unwrap();
         assert_eq!(a.details.restarts, Some(10));
         assert_eq!(a.details.at, at(0));
+    }
+
+    #[test]
+    fn a_restored_policy_neither_repeats_nor_forgets_the_resolved_notice() {
+        let mut p = policy(vec![channel("email", Severity::Info), channel("slack", Severity::Info)]);
+        p.signal(crash("web", 0), at(0));
+        assert_eq!(sent(&mut p, 30).len(), 2);
+        // Saved (as JSON, like the store does), warden restarts, slack is removed.
+        let json = serde_json::to_string(&p.state()).unwrap();
+        let state: PolicyState = serde_json::from_str(&json).unwrap();
+        let mut p = Policy::restore(
+            PolicyConfig {
+                group_wait: Duration::from_secs(GROUP_WAIT),
+                group_interval: Duration::from_secs(GROUP_INTERVAL),
+                repeat_interval: Duration::from_secs(REPEAT),
+                channels: vec![channel("email", Severity::Info)],
+            },
+            state,
+            at(40),
+        );
+        // Still firing after the restart: deduplicated, nothing new to send.
+        p.signal(crash("web", 50), at(50));
+        assert!(sent(&mut p, 100).is_empty());
+        assert_eq!(p.next_wakeup(), Some(at(30 + REPEAT)));
+        p.signal(resolve("program_crashed:web", 400), at(400));
+        assert!(sent(&mut p, 429).is_empty());
+        assert_eq!(
+            sent(&mut p, 430),
+            [("email".into(), vec![fp("program_crashed:web", Resolved)])]
+        );
+        assert_eq!(p.state().alerts, vec![]);
+    }
+
+    #[test]
+    fn a_failing_channel_is_reported_on_the_others_only() {
+        let mut p = policy(vec![channel("email", Severity::Info), channel("slack", Severity::Info)]);
+        p.signal(
+            rules::from_delivery("email", Some("SMTP 535 bad credentials"), "h", at(0)),
+            at(0),
+        );
+        assert_eq!(
+            sent(&mut p, GROUP_WAIT),
+            [("slack".into(), vec![fp("delivery_failed:email", Firing)])]
+        );
+        p.signal(rules::from_delivery("email", None, "h", at(400)), at(400));
+        assert_eq!(
+            sent(&mut p, 430),
+            [("slack".into(), vec![fp("delivery_failed:email", Resolved)])]
+        );
     }
 }

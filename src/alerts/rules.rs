@@ -10,6 +10,7 @@
 //! | `probe_failing:NAME` | WARNING | `ProbeChanged { healthy: false }` | `ProbeChanged { healthy: true }`, state `stopped`, removed by reload |
 //! | `check_down:NAME` | ERROR | check `up == Some(false)` | check `up == Some(true)` |
 //! | `system:COMPONENT` | WARNING / CRITICAL | finding at that level | finding `ok` |
+//! | `delivery_failed:CHANNEL` | ERROR | a notification failed for good, or 3 attempts in a row | the channel delivers again |
 //!
 //! `running` is reached only after the program's start period, so "running again" means
 //! it really came back. `stopped` means down on purpose (operator, reload, shutdown): the
@@ -20,12 +21,15 @@
 
 use std::time::SystemTime;
 
+use serde::{Deserialize, Serialize};
+
 pub use crate::events::Severity;
 use crate::events::{Event, EventKind, ExitReason, ProgramState};
 
 use super::text;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AlertStatus {
     Firing,
     Resolved,
@@ -33,7 +37,7 @@ pub enum AlertStatus {
 
 /// What an alert says beyond its summary. Program-supplied strings (reason, stderr) are
 /// untrusted text: [`text`] escapes them for HTML and Slack.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertDetails {
     pub program: Option<String>,
     pub exit_code: Option<i32>,
@@ -77,7 +81,7 @@ impl AlertDetails {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     pub fingerprint: String,
     pub severity: Severity,
@@ -135,6 +139,31 @@ pub fn check_fingerprint(check: &str) -> String {
 }
 pub fn system_fingerprint(component: &str) -> String {
     format!("system:{component}")
+}
+
+pub fn delivery_fingerprint(channel: &str) -> String {
+    format!("delivery_failed:{channel}")
+}
+
+/// The channel a `delivery_failed:CHANNEL` alert is about (it goes to the others only).
+pub fn delivery_channel(fingerprint: &str) -> Option<&str> {
+    fingerprint.strip_prefix("delivery_failed:")
+}
+
+/// A channel's delivery outcome: `Some(reason)` while it keeps failing (or failed for
+/// good), `None` once it delivered again.
+pub fn from_delivery(channel: &str, failure: Option<&str>, host: &str, at: SystemTime) -> Signal {
+    let Some(reason) = failure else {
+        return resolve(delivery_fingerprint(channel), at);
+    };
+    let mut d = AlertDetails::new(host, at);
+    d.reason = Some(reason.to_owned());
+    Signal::Fire(Alert::firing(
+        delivery_fingerprint(channel),
+        Severity::Error,
+        text::delivery_summary(channel, reason),
+        d,
+    ))
 }
 
 fn resolve(fingerprint: String, at: SystemTime) -> Signal {

@@ -38,6 +38,10 @@ pub fn check_summary(check: &str, message: &str) -> String {
     format!("check {check} down: {message}")
 }
 
+pub fn delivery_summary(channel: &str, reason: &str) -> String {
+    format!("alerts cannot be delivered by {channel}: {reason}")
+}
+
 pub fn system_summary(reason: &str) -> String {
     reason.to_owned()
 }

@@ -341,19 +341,10 @@ fn redis_words(e: &redis::RedisError) -> String {
 }
 
 fn io_words(e: &std::io::Error) -> String {
-    use std::io::ErrorKind as K;
-    let words = match e.kind() {
-        K::ConnectionRefused => "connection refused",
-        K::ConnectionReset => "connection reset",
-        K::ConnectionAborted => "connection aborted",
-        K::UnexpectedEof | K::BrokenPipe => "connection closed",
-        K::TimedOut => "connection timed out",
-        K::HostUnreachable => "host unreachable",
-        K::NetworkUnreachable => "network unreachable",
-        K::NotFound => "socket not found",
-        _ => return e.to_string(),
-    };
-    words.to_owned()
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "socket not found".to_owned(),
+        _ => crate::text::io_cause(e),
+    }
 }
 
 /// Removes what a message must never show: the URL itself, its password (as written and

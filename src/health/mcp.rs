@@ -10,7 +10,7 @@
 
 use serde_json::{json, Value};
 
-use super::probe::one_line;
+use crate::text::one_line;
 
 /// The protocol revision warden asks for. A server that speaks another one answers
 /// with its own, which is fine for a probe: warden only reads `serverInfo`.

@@ -33,6 +33,7 @@ use crate::config::{format_duration, ProbeKind, ProbePort, ProbeSpec, ProgramSpe
 use crate::events::ExitStatus;
 use crate::platform::reaper::{OnExit, Reaper};
 use crate::platform::spawn::spawn;
+use crate::text::{io_cause, one_line};
 
 /// The longest message taken from outside (a command's output, a server's words).
 const MAX_QUOTE: usize = 200;
@@ -195,7 +196,7 @@ impl Prober {
             let _ = exited_tx.send(status);
         });
         let spawned = spawn(&self.reaper, &run, None, port, on_exit)
-            .map_err(|e| format!("cannot run {}: {}", one_line(command, 80), describe_io(&e)))?;
+            .map_err(|e| format!("cannot run {}: {}", one_line(command, 80), io_cause(&e)))?;
         let group = KillOnDrop(Pid::from_raw(spawned.pid as i32));
         // Drained concurrently, so a chatty command never blocks on a full pipe.
         let last = Arc::new(Mutex::new(None));
@@ -350,7 +351,7 @@ async fn read_mcp_answer(response: &mut reqwest::Response) -> Result<mcp::Server
 async fn tcp(host: &str, port: u16) -> Attempt {
     match tokio::net::TcpStream::connect((host, port)).await {
         Ok(_) => Ok(format!("connected to {}", authority(host, port))),
-        Err(e) => Err(describe_io(&e)),
+        Err(e) => Err(io_cause(&e)),
     }
 }
 
@@ -397,7 +398,7 @@ fn describe(error: &reqwest::Error) -> String {
     let mut cause: &dyn std::error::Error = error;
     while let Some(source) = cause.source() {
         if let Some(io) = source.downcast_ref::<std::io::Error>() {
-            return describe_io(io);
+            return io_cause(io);
         }
         cause = source;
     }
@@ -410,47 +411,6 @@ fn describe(error: &reqwest::Error) -> String {
     } else {
         text
     }
-}
-
-fn describe_io(error: &std::io::Error) -> String {
-    use std::io::ErrorKind::*;
-    match error.kind() {
-        ConnectionRefused => "connection refused".to_string(),
-        ConnectionReset => "connection reset".to_string(),
-        ConnectionAborted => "connection aborted".to_string(),
-        UnexpectedEof => "connection closed before an answer".to_string(),
-        _ => {
-            let text = error.to_string();
-            // "No route to host (os error 113)": the number says nothing to an operator.
-            let text = match text.rfind(" (os error ") {
-                Some(i) => &text[..i],
-                None => &text,
-            };
-            one_line(text, MAX_QUOTE)
-        }
-    }
-}
-
-/// `text` as one line of at most `max_chars` characters: control characters (line
-/// breaks included) become spaces, runs of spaces one, and a cut is marked with `…`.
-pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
-    let mut out = String::new();
-    let mut count = 0;
-    for c in text.trim().chars() {
-        let c = if c.is_control() { ' ' } else { c };
-        if c == ' ' && out.ends_with(' ') {
-            continue;
-        }
-        if count == max_chars {
-            out.pop();
-            out.push('…');
-            break;
-        }
-        out.push(c);
-        count += 1;
-    }
-    out.truncate(out.trim_end().len());
-    out
 }
 
 #[cfg(test)]
@@ -1029,7 +989,7 @@ mod tests {
             TIMEOUT,
         );
         let outcome = run(&spec, &program(), None).await;
-        assert_fails(&outcome, "cannot run /nonexistent/check: No such file or directory");
+        assert_fails(&outcome, "cannot run /nonexistent/check: no such file or directory");
     }
 
     fn read_pid(path: &Path) -> i32 {
@@ -1079,19 +1039,9 @@ mod tests {
 
     // ---- a real MCP server (the official Python SDK) ----
 
-    /// Runs `cmd` to its end through the reaper; `None` when it cannot be started.
+    /// Runs `cmd` quietly to its end; `None` when it cannot be started.
     fn run_to_exit(cmd: &mut Command) -> Option<ExitStatus> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        reaper()
-            .spawn(
-                cmd,
-                Box::new(move |_, status| {
-                    let _ = tx.send(status);
-                }),
-            )
-            .ok()?;
-        rx.recv_timeout(Duration::from_secs(60)).ok()
+        crate::testing::run_to_exit(cmd.stdout(Stdio::null()).stderr(Stdio::null()))
     }
 
     /// A Python MCP server of the fixture; killed (and reaped) on drop, even when the
@@ -1208,14 +1158,5 @@ mod tests {
             outcome.message.starts_with("invalid MCP answer: not JSON"),
             "{outcome:?}"
         );
-    }
-
-    #[test]
-    fn one_line_flattens_and_bounds() {
-        assert_eq!(one_line("  a\nb\r\n\tc  ", 200), "a b c");
-        assert_eq!(one_line("abcdef", 4), "abc…");
-        assert_eq!(one_line("abcd", 4), "abcd");
-        assert_eq!(one_line("ééééé", 3), "éé…");
-        assert_eq!(one_line("x\u{7}", 10), "x");
     }
 }

@@ -10,8 +10,10 @@
 //! The delivery guarantee of alerts rests on the outbox: a notification is
 //! [`Store::enqueue`]d before any attempt to send it, and [`Store::due`] returns it —
 //! after any number of restarts — until it is marked sent or failed.
-//!
-//! Not wired yet: nothing in the running app opens a store (issue 6).
+//! Delivery is first in, first out per channel ([`Store::head`]), so a RESOLVED notice
+//! never overtakes its FIRING one, even across retries. The alert policy's state is
+//! saved in the same transaction as the notifications it released
+//! ([`Store::enqueue_with_state`]): after a crash either both are there or neither.
 
 mod schema;
 #[cfg(test)]
@@ -129,6 +131,10 @@ pub struct NewNotification {
     pub subject: String,
     pub body_text: String,
     pub body_html: Option<String>,
+    /// The channel's own rendering (the Slack webhook's JSON).
+    pub payload: Option<String>,
+    /// The alerts it carries, as JSON (for the API).
+    pub alerts: String,
     /// The first attempt (usually `created_at`).
     pub next_attempt_at: SystemTime,
 }
@@ -145,6 +151,8 @@ pub struct Notification {
     pub subject: String,
     pub body_text: String,
     pub body_html: Option<String>,
+    pub payload: Option<String>,
+    pub alerts: String,
     /// Failed attempts so far.
     pub attempts: u32,
     pub next_attempt_at: SystemTime,
@@ -208,6 +216,8 @@ type NotificationRow = (
     String,
     String,
     Option<String>,
+    Option<String>,
+    String,
     i64,
     i64,
     String,
@@ -215,7 +225,7 @@ type NotificationRow = (
     Option<i64>,
 );
 const NOTIFICATION_COLUMNS: &str = "id, created_at, channel, fingerprint, status, severity, subject, body_text, \
-     body_html, attempts, next_attempt_at, state, last_error, sent_at";
+     body_html, payload, alerts, attempts, next_attempt_at, state, last_error, sent_at";
 
 impl Store {
     /// Open (creating and migrating as needed) the store at `url`: `sqlite://PATH`,
@@ -405,21 +415,61 @@ impl Store {
 
     /// Put a notification in the outbox, `pending`; returns its id.
     pub async fn enqueue(&self, n: &NewNotification) -> Result<i64, StoreError> {
-        let sql = "INSERT INTO outbox (created_at, channel, fingerprint, status, severity, subject, body_text, \
-                   body_html, attempts, next_attempt_at, state) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, 'pending') RETURNING id";
-        Ok(on_pool!(self, pool => sqlx::query_scalar(sql)
-            .bind(unix_ms(n.created_at))
-            .bind(&n.channel)
-            .bind(&n.fingerprint)
-            .bind(n.status.as_str())
-            .bind(&n.severity)
-            .bind(&n.subject)
-            .bind(&n.body_text)
-            .bind(&n.body_html)
-            .bind(unix_ms(n.next_attempt_at))
-            .fetch_one(pool)
-            .await?))
+        Ok(on_pool!(self, pool => insert_notification(n).fetch_one(pool).await?))
+    }
+
+    /// Put notifications in the outbox and save the alert policy's state, in one
+    /// transaction; returns their ids.
+    pub async fn enqueue_with_state(&self, ns: &[NewNotification], state: &str) -> Result<Vec<i64>, StoreError> {
+        let now = unix_ms(SystemTime::now());
+        Ok(on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut ids = Vec::with_capacity(ns.len());
+            for n in ns {
+                ids.push(insert_notification(n).fetch_one(&mut *tx).await?);
+            }
+            sqlx::query(SAVE_STATE).bind(state).bind(now).execute(&mut *tx).await?;
+            tx.commit().await?;
+            ids
+        }))
+    }
+
+    /// The alert policy's state as last saved.
+    pub async fn load_state(&self) -> Result<Option<String>, StoreError> {
+        let sql = "SELECT state FROM alert_state WHERE name = 'policy'";
+        Ok(on_pool!(self, pool => sqlx::query_scalar(sql).fetch_optional(pool).await?))
+    }
+
+    /// The oldest pending notification of `channel` (due or not): the next to send.
+    pub async fn head(&self, channel: &str) -> Result<Option<Notification>, StoreError> {
+        let sql = format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM outbox WHERE channel = $1 AND state = 'pending' ORDER BY id LIMIT 1"
+        );
+        let row: Option<NotificationRow> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(channel).fetch_optional(pool).await?);
+        row.map(notification).transpose()
+    }
+
+    /// One notification by id.
+    pub async fn notification(&self, id: i64) -> Result<Option<Notification>, StoreError> {
+        let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM outbox WHERE id = $1");
+        let row: Option<NotificationRow> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+        row.map(notification).transpose()
+    }
+
+    /// Puts `channel`'s notifications that failed for good since `since` back in line
+    /// (after its settings were fixed); returns how many.
+    pub async fn requeue_failed(&self, channel: &str, since: SystemTime, now: SystemTime) -> Result<u64, StoreError> {
+        let sql = "UPDATE outbox SET state = 'pending', next_attempt_at = $3 \
+                   WHERE channel = $1 AND state = 'failed' AND created_at >= $2";
+        Ok(on_pool!(self, pool => sqlx::query(sql)
+            .bind(channel)
+            .bind(unix_ms(since))
+            .bind(unix_ms(now))
+            .execute(pool)
+            .await?
+            .rows_affected()))
     }
 
     /// Pending notifications whose next attempt is due at `now`, oldest first (so a
@@ -508,6 +558,37 @@ impl Store {
     }
 }
 
+const SAVE_STATE: &str = "INSERT INTO alert_state (name, state, updated_at) VALUES ('policy', $1, $2) \
+     ON CONFLICT (name) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at";
+
+type Insert<'q, DB> = sqlx::query::QueryScalar<'q, DB, i64, <DB as sqlx::Database>::Arguments<'q>>;
+
+fn insert_notification<'q, DB>(n: &'q NewNotification) -> Insert<'q, DB>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB> + sqlx::Encode<'q, DB>,
+    String: sqlx::Type<DB> + sqlx::Encode<'q, DB>,
+    Option<String>: sqlx::Type<DB> + sqlx::Encode<'q, DB>,
+    &'q str: sqlx::Type<DB> + sqlx::Encode<'q, DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let sql = "INSERT INTO outbox (created_at, channel, fingerprint, status, severity, subject, body_text, \
+               body_html, payload, alerts, attempts, next_attempt_at, state) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, 'pending') RETURNING id";
+    sqlx::query_scalar(sql)
+        .bind(unix_ms(n.created_at))
+        .bind(n.channel.clone())
+        .bind(n.fingerprint.clone())
+        .bind(n.status.as_str())
+        .bind(n.severity.clone())
+        .bind(n.subject.clone())
+        .bind(n.body_text.clone())
+        .bind(n.body_html.clone())
+        .bind(n.payload.clone())
+        .bind(n.alerts.clone())
+        .bind(unix_ms(n.next_attempt_at))
+}
+
 fn notification(row: NotificationRow) -> Result<Notification, StoreError> {
     let (
         id,
@@ -519,6 +600,8 @@ fn notification(row: NotificationRow) -> Result<Notification, StoreError> {
         subject,
         body_text,
         body_html,
+        payload,
+        alerts,
         attempts,
         next_attempt_at,
         state,
@@ -535,6 +618,8 @@ fn notification(row: NotificationRow) -> Result<Notification, StoreError> {
         subject,
         body_text,
         body_html,
+        payload,
+        alerts,
         attempts: u32::try_from(attempts).map_err(|_| StoreError::Corrupt(format!("attempts {attempts}")))?,
         next_attempt_at: from_unix_ms(next_attempt_at),
         state: state.parse()?,

@@ -25,7 +25,8 @@ pub(super) fn statements(migration: &str, postgres: bool) -> Vec<String> {
 pub(super) const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)";
 
 /// The migrations, oldest first, in SQL both backends take (but for `{id}`).
-pub(super) const MIGRATIONS: &[&str] = &[r#"
+pub(super) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE IF NOT EXISTS events (
     id {id},
     at BIGINT NOT NULL,
@@ -54,4 +55,15 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at BIGINT
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at);
-"#];
+"#,
+    r#"
+ALTER TABLE outbox ADD COLUMN payload TEXT;
+ALTER TABLE outbox ADD COLUMN alerts TEXT NOT NULL DEFAULT '[]';
+CREATE INDEX IF NOT EXISTS outbox_channel ON outbox (channel, state, id);
+CREATE TABLE IF NOT EXISTS alert_state (
+    name TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+"#,
+];

@@ -100,7 +100,47 @@ on_both!(
     permanent_failure,
     prune_rules,
     event_filters,
+    fifo_per_channel_and_state,
 );
+
+/// `head` is the oldest pending notification of a channel, due or not (a retry of the
+/// first holds back the second); the policy state is saved with what it released;
+/// failed notifications can be put back in line.
+async fn fifo_per_channel_and_state(backend: &Backend) {
+    let store = backend.open().await;
+    assert_eq!(store.load_state().await.unwrap(), None);
+    let mut slack = notification_at(t(0), "to slack");
+    slack.channel = "slack".into();
+    slack.payload = Some("{\"text\":\"x\"}".into());
+    let ids = store
+        .enqueue_with_state(
+            &[notification_at(t(0), "first"), notification_at(t(1), "second"), slack],
+            "{\"v\":1}",
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 3);
+    assert_eq!(store.load_state().await.unwrap().as_deref(), Some("{\"v\":1}"));
+    store.enqueue_with_state(&[], "{\"v\":2}").await.unwrap();
+    assert_eq!(store.load_state().await.unwrap().as_deref(), Some("{\"v\":2}"));
+
+    let head = store.head("email").await.unwrap().unwrap();
+    assert_eq!(head.subject, "first");
+    store.mark_retry(head.id, "451 later", t(100)).await.unwrap();
+    // Not due, but still the head: "second" waits behind it.
+    assert_eq!(store.head("email").await.unwrap().unwrap().id, head.id);
+    let s = store.head("slack").await.unwrap().unwrap();
+    assert_eq!(s.payload.as_deref(), Some("{\"text\":\"x\"}"));
+    assert_eq!(store.notification(s.id).await.unwrap().unwrap().subject, "to slack");
+
+    store.mark_failed(head.id, "550 refused").await.unwrap();
+    assert_eq!(store.head("email").await.unwrap().unwrap().subject, "second");
+    assert_eq!(store.requeue_failed("email", t(0), t(200)).await.unwrap(), 1);
+    let again = store.notification(head.id).await.unwrap().unwrap();
+    assert_eq!((again.state, again.next_attempt_at), (OutboxState::Pending, t(200)));
+    assert_eq!(store.head("email").await.unwrap().unwrap().id, head.id);
+    store.close().await;
+}
 
 fn t(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs)
@@ -127,6 +167,8 @@ fn notification_at(created: SystemTime, subject: &str) -> NewNotification {
         subject: subject.into(),
         body_text: "api exited with code 1".into(),
         body_html: Some("<p>api exited</p>".into()),
+        payload: None,
+        alerts: "[]".into(),
         next_attempt_at: created,
     }
 }

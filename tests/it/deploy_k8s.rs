@@ -517,7 +517,7 @@ fn the_manifests_agree_with_each_other_and_with_warden() {
     );
     assert!(selects(&pdb["spec"]["selector"]["matchLabels"], pod_labels));
 
-    // NetworkPolicy: in, only 8080; out, DNS, Postgres, Redis, HTTPS.
+    // NetworkPolicy: in, only 8080; out, DNS, Postgres, Redis, SMTP (alerts), HTTPS.
     let policy = find(&docs, "NetworkPolicy", "warden");
     assert!(selects(&policy["spec"]["podSelector"]["matchLabels"], pod_labels));
     let ports_of = |rules: &Value| -> Vec<u64> {
@@ -538,7 +538,7 @@ fn the_manifests_agree_with_each_other_and_with_warden() {
         ports
     };
     assert_eq!(ports_of(&policy["spec"]["ingress"]), [8080]);
-    assert_eq!(ports_of(&policy["spec"]["egress"]), [53, 443, 5432, 6379]);
+    assert_eq!(ports_of(&policy["spec"]["egress"]), [53, 443, 465, 587, 5432, 6379]);
 
     // The example Secret: every variable the configuration names, marked as an example.
     let secret = find(&docs, "Secret", "warden-secrets");

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod alerts;
 mod api;
 mod cli;
 mod client;
