@@ -355,6 +355,8 @@ struct Worker {
     store_error: Option<String>,
     /// `CHANNEL: why` for each configured channel that could not be set up.
     setup_errors: Vec<String>,
+    /// The saved state has been taken in (at start, or when the store opened late).
+    restored: bool,
 }
 
 async fn run(
@@ -391,6 +393,7 @@ async fn run(
         last_save: tokio::time::Instant::now(),
         store_error: Some("the store is being opened".into()),
         setup_errors: Vec::new(),
+        restored: false,
     };
 
     // The saved state first: a notification must not be released twice. The journal
@@ -497,6 +500,7 @@ impl Worker {
     /// start), or moves what waited in memory into it.
     async fn use_store(&mut self, s: Store, restore: bool) {
         if restore {
+            self.restored = true;
             match s.load_state().await {
                 Ok(Some(json)) => match serde_json::from_str(&json) {
                     Ok(state) => {
@@ -511,6 +515,19 @@ impl Worker {
                 Err(e) => tracing::error!(error = %e, "cannot read the saved alert state: starting afresh"),
             }
         } else if let Outbox::Memory(m) = self.outbox() {
+            // Opened late: what was saved before warden started still counts. (Not
+            // after a failed write: the policy already holds all that was saved.)
+            if !self.restored {
+                match s.load_state().await.map(|json| json.map(|j| serde_json::from_str(&j))) {
+                    Ok(Some(Ok(saved))) => self.policy.merge(saved, SystemTime::now()),
+                    Ok(Some(Err(e))) => {
+                        tracing::error!(error = %e, "the saved alert state is unreadable: it is replaced")
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "cannot read the saved alert state"),
+                }
+                self.restored = true;
+            }
             let waiting: Vec<NewNotification> = m
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -568,22 +585,24 @@ impl Worker {
     }
 
     async fn on_event(&mut self, event: &Event) {
+        // A probe's alert: none with `action = "none"`, else at its `severity`.
+        let mut probe_severity = None;
         if let EventKind::ProbeChanged { program, .. } = &event.kind {
-            let quiet = self
-                .config
-                .program(program)
-                .and_then(|p| p.probe.as_ref())
-                .is_some_and(|p| p.action == ProbeAction::None);
-            if quiet {
+            let probe = self.config.program(program).and_then(|p| p.probe.as_ref());
+            if probe.is_some_and(|p| p.action == ProbeAction::None) {
                 return;
             }
+            probe_severity = probe.map(|p| p.severity);
         }
         let tail = match &event.kind {
             EventKind::Exited { program, record, .. } if record.reason.is_failure() => self.stderr_tail(program).await,
             _ => Vec::new(),
         };
         let now = SystemTime::now();
-        for signal in rules::from_event(event, &self.host, &tail) {
+        for mut signal in rules::from_event(event, &self.host, &tail) {
+            if let (Signal::Fire(alert), Some(severity)) = (&mut signal, probe_severity) {
+                alert.severity = severity;
+            }
             self.policy.signal(signal, now);
             self.dirty = true;
         }

@@ -148,6 +148,28 @@ impl Policy {
         policy
     }
 
+    /// Takes in a state saved earlier, for when it could only be read after this policy
+    /// started (the store opened late): what this policy knows wins, what only the
+    /// saved state knew (alerts, what channels were told, silences) is added.
+    pub fn merge(&mut self, saved: PolicyState, now: SystemTime) {
+        for alert in saved.alerts {
+            self.alerts.entry(alert.fingerprint.clone()).or_insert(alert);
+        }
+        for (c, group) in self.config.channels.iter().zip(self.groups.iter_mut()) {
+            let Some(old) = saved.groups.get(&c.name) else { continue };
+            for (fp, severity) in &old.told {
+                group.told.entry(fp.clone()).or_insert(*severity);
+            }
+            group.last_sent = group.last_sent.max(old.last_sent);
+        }
+        for s in saved.silences {
+            if !self.silences.contains(&s) {
+                self.silences.push(s);
+            }
+        }
+        self.refresh(now);
+    }
+
     /// What to save (see [`Policy::restore`]).
     pub fn state(&self) -> PolicyState {
         PolicyState {
@@ -779,5 +801,30 @@ mod tests {
             sent(&mut p, 430),
             [("slack".into(), vec![fp("delivery_failed:email", Resolved)])]
         );
+    }
+
+    #[test]
+    fn a_state_read_late_is_merged_not_lost() {
+        // Before the restart: web's crash was told to email.
+        let mut before = one_channel();
+        before.signal(crash("web", 0), at(0));
+        assert_eq!(sent(&mut before, 30).len(), 1);
+        let saved = before.state();
+        // After it, the store opens late: db crashed meanwhile (not yet sent).
+        let mut p = one_channel();
+        p.signal(crash("db", 100), at(100));
+        p.merge(saved, at(110));
+        assert_eq!(p.firing().count(), 2);
+        // web is not told again; db is; web's RESOLVED is still owed.
+        assert_eq!(
+            sent(&mut p, 330),
+            [(
+                "email".into(),
+                vec![fp("program_crashed:db", Firing), fp("program_crashed:web", Firing)]
+            )]
+        );
+        p.signal(resolve("program_crashed:web", 400), at(400));
+        let last = sent(&mut p, 630);
+        assert!(last[0].1.contains(&fp("program_crashed:web", Resolved)), "{last:?}");
     }
 }

@@ -388,6 +388,8 @@ pub struct ProbeSpec {
     /// Consecutive successes before an unhealthy (or new) program counts as healthy.
     pub success_threshold: u32,
     pub action: ProbeAction,
+    /// The severity of its `probe_failing` alert (with `action` restart or alert).
+    pub severity: Severity,
 }
 
 #[derive(Debug, Clone, PartialEq)]

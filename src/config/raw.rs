@@ -195,6 +195,7 @@ pub struct RawProbe {
     pub failure_threshold: Option<Spanned<Scalar>>,
     pub success_threshold: Option<Spanned<Scalar>>,
     pub action: Option<Spanned<Scalar>>,
+    pub severity: Option<Spanned<Scalar>>,
 }
 
 #[derive(Deserialize)]

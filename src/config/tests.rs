@@ -1522,3 +1522,18 @@ fn alerts_errors() {
         "{e}"
     );
 }
+
+#[test]
+fn probe_alert_severity() {
+    let probe = |extra: &str| {
+        format!("[[program]]\nname = \"web\"\ncommand = \"x\"\nprobe = {{ type = \"tcp\", port = 80{extra} }}\n")
+    };
+    let c = ok(&probe(""));
+    assert_eq!(c.programs[0].probe.as_ref().unwrap().severity, Severity::Warning);
+    let c = ok(&probe(", severity = \"critical\""));
+    assert_eq!(c.programs[0].probe.as_ref().unwrap().severity, Severity::Critical);
+    assert_eq!(
+        one_error(&probe(", severity = \"urgent\"")),
+        "w.toml:4:47: invalid value \"urgent\" for probe severity: use info, warning, error or critical"
+    );
+}

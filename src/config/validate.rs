@@ -1283,6 +1283,12 @@ impl Validator<'_> {
             DEFAULT_SUCCESS_THRESHOLD,
         );
         let action = self.choice(p.action.as_ref(), "probe action", ProbeAction::Restart, PROBE_ACTIONS);
+        let severity = self.choice(
+            p.severity.as_ref(),
+            "probe severity",
+            crate::events::Severity::Warning,
+            &alerts::SEVERITIES,
+        );
         Some(ProbeSpec {
             kind,
             initial_delay,
@@ -1291,6 +1297,7 @@ impl Validator<'_> {
             failure_threshold,
             success_threshold,
             action,
+            severity,
         })
     }
 

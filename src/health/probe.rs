@@ -443,6 +443,7 @@ mod tests {
             failure_threshold: 3,
             success_threshold: 1,
             action: ProbeAction::Restart,
+            severity: crate::events::Severity::Warning,
         }
     }
 

@@ -82,6 +82,7 @@ mod tests {
             failure_threshold,
             success_threshold,
             action: ProbeAction::Restart,
+            severity: crate::events::Severity::Warning,
         }
     }
 

@@ -522,3 +522,33 @@ fn a_corrupt_store_does_not_stop_alerts() {
     assert_eq!(alerts["notifications"][0]["state"], "sent", "{alerts}");
     assert_eq!(w.get("/live").unwrap().0, 200);
 }
+
+/// A probe's alert takes the probe's `severity`.
+#[test]
+fn a_failing_probe_alerts_at_its_severity() {
+    if !aiosmtpd() {
+        return;
+    }
+    let mut w = Warden::prepare();
+    let smtp_port = free_port();
+    let mail = w.path("mail.jsonl");
+    let _smtp = serve("smtp_server.py", smtp_port, &mail, &[]);
+    let closed = free_port();
+    let program = format!(
+        "[[program]]\nname = \"orchestrator\"\ncommand = \"sleep\"\nargs = [\"1000\"]\n\
+         probe = {{ type = \"tcp\", port = {closed}, interval = \"200ms\", failure_threshold = 1, action = \"alert\", severity = \"critical\" }}\n"
+    );
+    w.write_config(&format!("{}\n{program}", alerts_section("", Some(smtp_port), None)));
+    w.launch();
+    let mails = wait_for("the probe alert", DEADLINE, || {
+        Some(emails(&mail)).filter(|m| !m.is_empty())
+    });
+    assert!(
+        mails[0].subject.starts_with("[CRITICAL] orchestrator"),
+        "{}",
+        mails[0].subject
+    );
+    let (_, alerts) = w.get_json("/api/v1/alerts");
+    assert_eq!(alerts["firing"][0]["fingerprint"], "probe_failing:orchestrator");
+    assert_eq!(alerts["firing"][0]["severity"], "critical");
+}
