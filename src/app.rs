@@ -223,18 +223,19 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
     tracing::info!(%listen, programs, config = %source.display(), pid1 = platform::is_pid1(), "warden started");
 
     let mut signals = 0;
+    let mut flush: Option<tokio::task::JoinHandle<()>> = None;
     let outcome = loop {
         tokio::select! {
             outcome = &mut supervisor => break outcome.context("the supervision loop panicked")?,
             _ = sigterm.recv() => {
                 signals += 1;
-                alerts_shutdown.cancel();
+                flush.get_or_insert_with(|| begin_alert_flush(&alerting, &alerts_shutdown));
                 shutting_down.store(true, Ordering::Relaxed);
                 shutdown_signal(&handle, "SIGTERM", signals).await
             }
             _ = sigint.recv() => {
                 signals += 1;
-                alerts_shutdown.cancel();
+                flush.get_or_insert_with(|| begin_alert_flush(&alerting, &alerts_shutdown));
                 shutting_down.store(true, Ordering::Relaxed);
                 shutdown_signal(&handle, "SIGINT", signals).await
             }
@@ -244,14 +245,28 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
             }
         }
     };
-    // What is due goes out now; the rest waits in the outbox for the next start.
-    alerting.flush(ALERT_FLUSH).await;
+    // What was due at the signal went out while the programs stopped (the flush began
+    // then, so it adds no time inside a pod's grace period); the rest waits in the
+    // outbox for the next start.
+    let flush = flush.unwrap_or_else(|| begin_alert_flush(&alerting, &alerts_shutdown));
+    let _ = tokio::time::timeout(ALERT_FLUSH, flush).await;
     stop_http.cancel();
     let _ = tokio::time::timeout(HTTP_DRAIN + Duration::from_millis(500), server).await;
     if let Some(cgroups) = cgroups {
         cgroups.cleanup();
     }
     Ok(outcome)
+}
+
+/// From now on program events raise no alerts (warden's own stops are not resolutions),
+/// and the notifications already due get [`ALERT_FLUSH`] to go out.
+fn begin_alert_flush(
+    alerting: &crate::alerting::Alerting,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    shutdown.cancel();
+    let alerting = alerting.clone();
+    tokio::spawn(async move { alerting.flush(ALERT_FLUSH).await })
 }
 
 async fn shutdown_signal(handle: &Handle, name: &str, count: u32) {
