@@ -5,7 +5,7 @@
 //! | layer | modules |
 //! | --- | --- |
 //! | 0 vocabulary, no I/O | [`config`], [`events`], [`api`] |
-//! | 1 pure cores | [`supervisor::machine`], [`supervisor::backoff`], [`supervisor::order`], [`supervisor::health`], [`health::verdict`], [`alerts`] |
+//! | 1 pure cores | [`supervisor::machine`], [`supervisor::backoff`], [`supervisor::order`], [`supervisor::health`], [`health::verdict`], [`alerts`], [`schedule`] |
 //! | 2 runtime adapters | [`supervisor`] (the loop), [`platform`] (spawn, reap, kill, /proc), [`logs`], [`health`] (probes, system, checks), [`store`], [`channels`] (email, Slack), [`telemetry`] |
 //! | 3 surfaces | [`serve`], [`http`], [`journal`], [`alerting`], [`dashboard`], [`auth`], [`tls`], [`metrics`], [`openapi`], [`redact`], [`cli`], [`client`] |
 //! | 4 wiring | [`app`], [`service`] (systemd notify, Kubernetes grace), `main.rs` |
@@ -31,6 +31,7 @@ pub mod logs;
 pub mod metrics;
 pub mod openapi;
 pub mod redact;
+pub mod schedule;
 pub mod serve;
 pub mod service;
 pub mod store;
