@@ -382,6 +382,25 @@ pub struct LogGap {
     pub skipped: u64,
 }
 
+/// `POST /api/v1/programs/{name}/scale` body; unknown fields are refused.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleRequest {
+    /// From 1 to 100.
+    pub instances: u32,
+}
+
+/// `POST /api/v1/programs/{name}/scale` when done.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScaleAnswer {
+    pub program: String,
+    pub instances: u32,
+    /// Copies started.
+    pub added: Vec<String>,
+    /// Copies stopped, highest index first.
+    pub removed: Vec<String>,
+}
+
 /// `POST /api/v1/reload` when the new configuration was applied.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReloadAnswer {

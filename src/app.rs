@@ -180,7 +180,7 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
     let stop_http = CancellationToken::new();
     let cgroup = cgroups.as_ref().map(|c| c.dir().display().to_string());
     let shutting_down = Arc::new(AtomicBool::new(false));
-    let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel::<tokio::sync::oneshot::Sender<http::ReloadOutcome>>(4);
+    let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel::<http::MainRequest>(4);
     let app = http::router(AppState {
         supervisor: handle.clone(),
         started_at,
@@ -240,9 +240,14 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
                 shutdown_signal(&handle, "SIGINT", signals).await
             }
             _ = sighup.recv() => { let _ = reload(&handle, &source, &mut services, &gate, tls.as_deref()).await; }
-            Some(reply) = reload_rx.recv() => {
-                let _ = reply.send(reload(&handle, &source, &mut services, &gate, tls.as_deref()).await);
-            }
+            Some(request) = reload_rx.recv() => match request {
+                http::MainRequest::Reload(reply) => {
+                    let _ = reply.send(reload(&handle, &source, &mut services, &gate, tls.as_deref()).await);
+                }
+                http::MainRequest::Scale { program, instances, reply } => {
+                    let _ = reply.send(scale(&handle, &mut services, &program, instances).await);
+                }
+            },
         }
     };
     // What was due at the signal went out while the programs stopped (the flush began
@@ -326,6 +331,20 @@ async fn reload(
     let diff = handle.reload(new).await.map_err(|e| vec![e.to_string()])?;
     *gate.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new_gate);
     service::reloaded(&crate::dashboard::summary(&handle.snapshot(), &[]));
+    Ok(diff)
+}
+
+/// Runs `instances` copies of `program`: the running configuration, scaled, applied as
+/// a reload (only the copies added or removed start or stop).
+async fn scale(handle: &Handle, services: &mut Services, program: &str, instances: u32) -> http::ScaleOutcome {
+    let running = services.config.borrow().clone();
+    let new = config::scaled(&running, program, instances)?;
+    services.apply(&new);
+    let diff = handle
+        .reload(new)
+        .await
+        .map_err(|e| config::ScaleError::Refused(e.to_string()))?;
+    tracing::info!(program, instances, added = ?diff.added, removed = ?diff.removed, "scaled");
     Ok(diff)
 }
 

@@ -66,8 +66,22 @@ pub enum ClientCommand {
     Reload(ReloadArgs),
     /// Exit 0 when warden is live (or ready), 1 otherwise: a HEALTHCHECK without curl.
     Probe(ProbeArgs),
+    /// Run N copies of a program that has an `instances` key (until the next reload of
+    /// the file): copies are started, or stopped from the highest index down.
+    Scale(ScaleArgs),
     /// Alert channels: `warden alert test` sends a test notification through them.
     Alert(AlertArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// The program (its `[[program]]` name, not a copy's).
+    pub name: String,
+    /// How many copies, 1 to 100.
+    #[arg(value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub instances: u32,
+    #[command(flatten, next_help_heading = "Connection")]
+    pub remote: Remote,
 }
 
 #[derive(Debug, Args)]

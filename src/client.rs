@@ -21,11 +21,11 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{
     AlertTest, ControlAnswer, ErrorBody, LastExit, LogLineInfo, LogTail, ProgramStatus, Ready, ReloadAnswer,
-    ReloadRefused, Status,
+    ReloadRefused, ScaleAnswer, ScaleRequest, Status,
 };
 use crate::cli::{
     AlertAction, AlertChannel, AlertTestArgs, ClientCommand, ControlArgs, LogsArgs, ProbeArgs, ProbeKind, Remote,
-    StatusArgs,
+    ScaleArgs, StatusArgs,
 };
 use crate::text::io_cause;
 
@@ -69,6 +69,7 @@ async fn dispatch(cmd: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Logs(args) => logs(&args).await,
         ClientCommand::Reload(args) => reload(&Api::or_default(&args.remote, DEFAULT_TIMEOUT)?).await,
         ClientCommand::Probe(args) => probe(&args).await,
+        ClientCommand::Scale(args) => scale(&args).await,
         ClientCommand::Alert(args) => match args.action {
             AlertAction::Test(args) => alert_test(&args).await,
         },
@@ -166,8 +167,17 @@ impl Api {
     /// One request and its whole body within the timeout. Only a transport failure is
     /// an error here; the caller judges the status.
     async fn exchange(&self, method: Method, url: Url) -> Result<(StatusCode, String), Failure> {
+        self.send(self.request(method, url)).await
+    }
+
+    /// [`Api::exchange`] with a JSON body.
+    async fn exchange_json(&self, url: Url, body: &impl serde::Serialize) -> Result<(StatusCode, String), Failure> {
+        self.send(self.request(Method::POST, url).json(body)).await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<(StatusCode, String), Failure> {
         let answer = async {
-            let response = self.request(method, url).timeout(self.timeout).send().await?;
+            let response = request.timeout(self.timeout).send().await?;
             let status = response.status();
             Ok::<_, reqwest::Error>((status, response.text().await?))
         };
@@ -575,6 +585,41 @@ pub fn reload_summary(r: &ReloadAnswer) -> String {
     }
     parts.push(format!("{} unchanged", r.unchanged.len()));
     format!("reloaded: {}", parts.join("; "))
+}
+
+async fn scale(args: &ScaleArgs) -> Result<(), Failure> {
+    let api = Api::or_default(&args.remote, DEFAULT_TIMEOUT)?;
+    let url = api.url(&["api", "v1", "programs", &args.name, "scale"]);
+    let body = ScaleRequest {
+        instances: args.instances,
+    };
+    let (code, text) = api.exchange_json(url.clone(), &body).await?;
+    if !code.is_success() {
+        return Err(Failure::Message(api.refusal(code, &text)));
+    }
+    let answer: ScaleAnswer = api.decode(&url, &text)?;
+    print(&format!("{}\n", scale_summary(&answer)))
+}
+
+/// `mcp: 3 instances (started mcp-1, mcp-2)` / `mcp: 1 instance (stopped mcp-2, mcp-1)`.
+pub fn scale_summary(a: &ScaleAnswer) -> String {
+    let mut changes = Vec::new();
+    if !a.added.is_empty() {
+        changes.push(format!("started {}", a.added.join(", ")));
+    }
+    if !a.removed.is_empty() {
+        changes.push(format!("stopped {}", a.removed.join(", ")));
+    }
+    let plural = if a.instances == 1 { "" } else { "s" };
+    match changes.is_empty() {
+        true => format!("{}: {} instance{plural} (unchanged)", a.program, a.instances),
+        false => format!(
+            "{}: {} instance{plural} ({})",
+            a.program,
+            a.instances,
+            changes.join("; ")
+        ),
+    }
 }
 
 /// How long `warden alert test` lets warden wait for the deliveries.

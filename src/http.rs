@@ -66,8 +66,9 @@ pub struct AppState {
     pub liveness: Arc<Liveness>,
     /// Who may do what, from the running configuration; replaced at each reload.
     pub gate: Arc<RwLock<Arc<Gate>>>,
-    /// Asks the main loop to reload the configuration file (as SIGHUP does).
-    pub reload: mpsc::Sender<oneshot::Sender<ReloadOutcome>>,
+    /// Asks the main loop, which owns the running configuration, to reload the file (as
+    /// SIGHUP does) or to scale a program.
+    pub reload: mpsc::Sender<MainRequest>,
     /// The store, once open (or why not): the event history.
     pub store: crate::journal::StoreState,
     /// Firing alerts, silences, the outbox.
@@ -81,6 +82,20 @@ pub struct AppState {
 
 /// What a reload came to: the changes, or every problem of the refused file.
 pub type ReloadOutcome = Result<crate::config::ConfigDiff, Vec<String>>;
+/// What a scale came to: the copies added and removed, or why not.
+pub type ScaleOutcome = Result<crate::config::ConfigDiff, crate::config::ScaleError>;
+
+/// What the HTTP layer asks of the main loop.
+pub enum MainRequest {
+    /// Re-read the configuration file.
+    Reload(oneshot::Sender<ReloadOutcome>),
+    /// Run `instances` copies of the scaled program `program`.
+    Scale {
+        program: String,
+        instances: u32,
+        reply: oneshot::Sender<ScaleOutcome>,
+    },
+}
 
 /// The parts of the configuration every request consults, built once per config.
 pub struct Gate {
@@ -174,6 +189,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/programs"),
     ("GET", "/api/v1/programs/{name}"),
     ("POST", "/api/v1/programs/{name}/{action}"),
+    ("POST", "/api/v1/programs/{name}/scale"),
     ("GET", "/api/v1/programs/{name}/logs"),
     ("POST", "/api/v1/reload"),
     ("GET", "/api/v1/alerts"),
@@ -204,6 +220,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/programs", get(programs))
         .route("/api/v1/programs/{name}", get(program))
         .route("/api/v1/programs/{name}/{action}", post(control))
+        .route("/api/v1/programs/{name}/scale", post(scale))
         .route("/api/v1/programs/{name}/logs", get(logs))
         .route("/api/v1/reload", post(reload))
         .route("/api/v1/alerts", get(alerts))
@@ -988,11 +1005,46 @@ impl futures_core::Stream for ReceiverStream {
     }
 }
 
+/// `POST /api/v1/programs/{name}/scale {"instances": N}`: start or stop copies of a
+/// scaled program (highest index stops first) until there are N; the file is not
+/// changed, so a reload of it brings its own count back.
+async fn scale(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    body: Result<Json<api::ScaleRequest>, JsonRejection>,
+) -> Response {
+    let request = match body {
+        Ok(Json(r)) => r,
+        Err(rejection) => return json_rejection(rejection),
+    };
+    let (reply, rx) = oneshot::channel();
+    let asked = MainRequest::Scale {
+        program: name.clone(),
+        instances: request.instances,
+        reply,
+    };
+    if state.reload.send(asked).await.is_err() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "warden is shutting down");
+    }
+    match rx.await {
+        Ok(Ok(diff)) => Json(api::ScaleAnswer {
+            program: name,
+            instances: request.instances,
+            added: diff.added,
+            removed: diff.removed,
+        })
+        .into_response(),
+        Ok(Err(crate::config::ScaleError::NotFound(e))) => error(StatusCode::NOT_FOUND, e),
+        Ok(Err(crate::config::ScaleError::Refused(e))) => error(StatusCode::BAD_REQUEST, e),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "warden is shutting down"),
+    }
+}
+
 /// `POST /api/v1/reload`: as SIGHUP. 200 with the changes, or 400 with every problem
 /// of the file (the running configuration stays).
 async fn reload(State(state): State<Shared>) -> Response {
     let (tx, rx) = oneshot::channel();
-    if state.reload.send(tx).await.is_err() {
+    if state.reload.send(MainRequest::Reload(tx)).await.is_err() {
         return error(StatusCode::SERVICE_UNAVAILABLE, "warden is shutting down");
     }
     match rx.await {

@@ -59,10 +59,19 @@ async fn api(server: &str) -> Api {
     let config: Config = crate::config::parse(&text, std::path::Path::new("w.toml"), &|_| None).unwrap();
     let gate = Arc::new(RwLock::new(Arc::new(Gate::new(&config, None).unwrap())));
     let (handle, _loop) = crate::supervisor::start(config.clone(), crate::testing::reaper(), None, Arc::new(NoProbes));
-    let (reload, mut requests) = mpsc::channel::<oneshot::Sender<ReloadOutcome>>(1);
+    let (reload, mut requests) = mpsc::channel::<MainRequest>(1);
     tokio::spawn(async move {
-        while let Some(reply) = requests.recv().await {
-            let _ = reply.send(Err(vec!["w.toml:3:9: invalid duration".to_string()]));
+        while let Some(request) = requests.recv().await {
+            match request {
+                MainRequest::Reload(reply) => {
+                    let _ = reply.send(Err(vec!["w.toml:3:9: invalid duration".to_string()]));
+                }
+                MainRequest::Scale { program, reply, .. } => {
+                    let _ = reply.send(Err(crate::config::ScaleError::NotFound(format!(
+                        "no program named {program:?}"
+                    ))));
+                }
+            }
         }
     });
     let config_rx = watch::channel(Arc::new(config.clone())).1;

@@ -688,6 +688,30 @@ mod tests {
             "GET alerts",
             conforms(&doc, schema_of(&doc, "GET", "/api/v1/alerts", "200"), &alerts, false),
         );
+        let scaled = ScaleAnswer {
+            program: "mcp-files".into(),
+            instances: 3,
+            added: vec!["mcp-files-1".into(), "mcp-files-2".into()],
+            removed: vec![],
+        };
+        run(
+            "POST scale",
+            conforms(
+                &doc,
+                schema_of(&doc, "POST", "/api/v1/programs/{name}/scale", "200"),
+                &scaled,
+                false,
+            ),
+        );
+        run(
+            "POST scale body",
+            conforms(
+                &doc,
+                schema_of(&doc, "POST", "/api/v1/programs/{name}/scale", "body"),
+                &ScaleRequest { instances: 3 },
+                true,
+            ),
+        );
         let silence = SilenceInfo {
             matcher: "mail-watcher".into(),
             until: "2026-11-23T12:00:00.000Z".into(),

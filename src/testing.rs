@@ -43,6 +43,7 @@ pub fn program(name: &str) -> ProgramSpec {
         port: None,
         probe: None,
         required: true,
+        instance: None,
     }
 }
 

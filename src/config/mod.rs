@@ -4,7 +4,8 @@
 //! point at); `validate` turns it into a [`Config`] (the types of `model`, which the
 //! rest of warden reads) and reports *every* problem at once, each as
 //! `FILE:LINE:COL: message`. On the way, `interp` substitutes `${VAR}` and `units`
-//! reads durations and sizes. `diff` compares two configs for a reload; `summary` is
+//! reads durations and sizes. `diff` compares two configs for a reload; `scale` makes
+//! the running one with another number of copies of a program; `summary` is
 //! what `warden check` prints. The user-facing reference is `docs/configuration.md`.
 //!
 //! This module does no I/O beyond reading the file and the environment, and knows
@@ -14,6 +15,7 @@ mod diff;
 mod interp;
 mod model;
 mod raw;
+mod scale;
 mod summary;
 #[cfg(test)]
 mod tests;
@@ -21,6 +23,7 @@ mod units;
 mod validate;
 
 pub use model::*;
+pub use scale::{instance_name, scaled, ScaleError, MAX_INSTANCES};
 pub use units::{format_duration, format_size, parse_duration};
 pub use validate::{MIN_TOKEN_LEN, TOKEN_ENV};
 

@@ -365,6 +365,17 @@ pub struct ProgramSpec {
     pub probe: Option<ProbeSpec>,
     /// Counts for `/ready` (default: an enabled, autostarted program is required).
     pub required: bool,
+    /// One of `instances = N` copies of a `[[program]]`: this one is `OF-INDEX`.
+    pub instance: Option<Instance>,
+}
+
+/// Which copy of a scaled program a [`ProgramSpec`] is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// The `[[program]]` name (`mcp-files`); the copies are `mcp-files-0`, `mcp-files-1`...
+    pub of: String,
+    /// From 0; passed to the program as `INSTANCE`.
+    pub index: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -225,6 +225,7 @@ pub struct RawProgram {
     pub port: Option<Spanned<Scalar>>,
     pub probe: Option<Spanned<RawProbe>>,
     pub required: Option<Spanned<Scalar>>,
+    pub instances: Option<Spanned<Scalar>>,
 }
 
 #[derive(Deserialize)]
@@ -496,7 +497,7 @@ mod tests {
                 "program"
             ]
         );
-        assert_eq!(fields_of::<RawProgram>().len(), 24);
+        assert_eq!(fields_of::<RawProgram>().len(), 25);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -482,11 +483,11 @@ jiter = "full"
         [
             "w.toml:2:2: unknown key `sever` at the top level: did you mean `server`? (known keys: server, supervisor, logs, ports, system, check, metrics, store, alerts, program)",
             "w.toml:6:1: unknown key `max_sise` in [logs]: did you mean `max_size`? (known keys: dir, max_size, max_files, tail_lines, max_line)",
-            "w.toml:11:1: unknown key `restat` in [[program]] \"web\": did you mean `restart`? (known keys: name, command, args, cwd, env, env_passthrough, user, group, enabled, autostart, restart, backoff, max_restarts, restart_window, start_period, stop_signal, stop_timeout, depends_on, memory_limit, memory_limit_grace, logs, port, probe, required)",
+            "w.toml:11:1: unknown key `restat` in [[program]] \"web\": did you mean `restart`? (known keys: name, command, args, cwd, env, env_passthrough, user, group, enabled, autostart, restart, backoff, max_restarts, restart_window, start_period, stop_signal, stop_timeout, depends_on, memory_limit, memory_limit_grace, logs, port, probe, required, instances)",
             "w.toml:12:29: unknown key `multiplyer` in backoff of [[program]] \"web\": did you mean `multiplier`? (known keys: initial, max, multiplier, reset_after, jitter)",
             "w.toml:13:30: unknown key `conditon` in depends_on of [[program]] \"web\": did you mean `condition`? (known keys: name, condition)",
             "w.toml:14:25: unknown key `rotate` in logs of [[program]] \"web\" (known keys: max_size, max_files)",
-            "w.toml:19:1: unknown key `zzzzzzzz` in [[program]] \"db\" (known keys: name, command, args, cwd, env, env_passthrough, user, group, enabled, autostart, restart, backoff, max_restarts, restart_window, start_period, stop_signal, stop_timeout, depends_on, memory_limit, memory_limit_grace, logs, port, probe, required)",
+            "w.toml:19:1: unknown key `zzzzzzzz` in [[program]] \"db\" (known keys: name, command, args, cwd, env, env_passthrough, user, group, enabled, autostart, restart, backoff, max_restarts, restart_window, start_period, stop_signal, stop_timeout, depends_on, memory_limit, memory_limit_grace, logs, port, probe, required, instances)",
             "w.toml:22:1: unknown key `jiter` in backoff of [[program]] \"db\": did you mean `jitter`? (known keys: initial, max, multiplier, reset_after, jitter)",
         ]
     );
@@ -858,6 +859,35 @@ fn diff_sees_env_and_dependency_changes() {
     assert_eq!(diff(&old, &same).unchanged, ["a"]);
     assert_eq!(diff(&old, &other).changed, ["a"]);
     assert_eq!(diff(&old, &ok("")).removed, ["a"]);
+}
+
+#[test]
+fn diff_of_a_new_instance_count_touches_only_the_copies() {
+    let text = |n: u32, dep: &str| {
+        format!(
+            "[[program]]\nname = \"mcp\"\ncommand = \"x\"\ninstances = {n}\n\
+             [[program]]\nname = \"agent\"\ncommand = \"y\"\ndepends_on = [\"{dep}\"]\n"
+        )
+    };
+    let three = ok(&text(3, "mcp"));
+    let one = ok(&text(1, "mcp"));
+    assert_eq!(
+        diff(&three, &one),
+        ConfigDiff {
+            added: vec![],
+            changed: vec![],
+            // Highest index first.
+            removed: vec!["mcp-2".into(), "mcp-1".into()],
+            unchanged: vec!["mcp-0".into(), "agent".into()],
+        }
+    );
+    assert_eq!(diff(&one, &three).added, ["mcp-1", "mcp-2"]);
+    // A dependency on another program is a change.
+    let other = ok(&format!(
+        "{}[[program]]\nname = \"db\"\ncommand = \"z\"\n",
+        text(1, "db")
+    ));
+    assert_eq!(diff(&one, &other).changed, ["agent"]);
 }
 
 // --- summary and example ---
@@ -1535,5 +1565,122 @@ fn probe_alert_severity() {
     assert_eq!(
         one_error(&probe(", severity = \"urgent\"")),
         "w.toml:4:47: invalid value \"urgent\" for probe severity: use info, warning, error or critical"
+    );
+}
+
+#[test]
+fn instances_become_numbered_programs() {
+    let c = ok(
+        "[[program]]\nname = \"mcp-files\"\ncommand = \"x\"\ninstances = 3\nport = \"auto\"\n\
+                [[program]]\nname = \"agent\"\ncommand = \"y\"\ndepends_on = [\"mcp-files\"]\n",
+    );
+    let names: Vec<&str> = c.programs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["mcp-files-0", "mcp-files-1", "mcp-files-2", "agent"]);
+    for (i, p) in c.programs[..3].iter().enumerate() {
+        assert_eq!(p.env["INSTANCE"].expose(), i.to_string());
+        assert_eq!(
+            p.instance,
+            Some(Instance {
+                of: "mcp-files".into(),
+                index: i as u32
+            })
+        );
+        assert_eq!(p.port, Some(PortSpec::Auto));
+    }
+    // Depending on a scaled program is depending on every copy.
+    let deps: Vec<&str> = c.programs[3].depends_on.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(deps, ["mcp-files-0", "mcp-files-1", "mcp-files-2"]);
+    // `instances = 1` names the one copy `-0` too, so scaling never renames it.
+    assert_eq!(
+        ok("[[program]]\nname = \"w\"\ncommand = \"x\"\ninstances = 1\n").programs[0].name,
+        "w-0"
+    );
+    assert_eq!(ok(MINIMAL).programs[0].instance, None);
+}
+
+#[test]
+fn instances_errors() {
+    assert_eq!(
+        one_error("[[program]]\nname = \"w\"\ncommand = \"x\"\ninstances = 0\n"),
+        "w.toml:4:13: instances must be a whole number from 1 to 100, not 0"
+    );
+    assert_eq!(
+        one_error("[[program]]\nname = \"w\"\ncommand = \"x\"\ninstances = 1000\n"),
+        "w.toml:4:13: instances must be a whole number from 1 to 100, not 1000"
+    );
+    assert_eq!(
+        one_error("[[program]]\nname = \"w\"\ncommand = \"x\"\ninstances = \"3\"\n"),
+        "w.toml:4:13: instances must be a whole number from 1 to 100, not \"3\""
+    );
+    assert_eq!(
+        one_error("[[program]]\nname = \"w\"\ncommand = \"x\"\ninstances = 2\nport = 9000\n"),
+        "w.toml:5:8: 2 instances cannot share the fixed port 9000: use port = \"auto\" (each instance gets its own PORT)"
+    );
+    assert_eq!(
+        one_error(
+            "[[program]]\nname = \"w\"\ncommand = \"x\"\ninstances = 2\n[[program]]\nname = \"w-1\"\ncommand = \"y\"\n"
+        ),
+        "w.toml:4:13: instance name \"w-1\" is also the name of another program: rename one of them"
+    );
+    let e = one_error(
+        "[ports]\nrange = \"9100-9101\"\n[[program]]\nname = \"w\"\ncommand = \"x\"\ninstances = 3\nport = \"auto\"\n",
+    );
+    assert!(e.starts_with("w.toml:7:8: no port left for program \"w\""), "{e}");
+}
+
+#[test]
+fn scaling_keeps_existing_copies_and_updates_dependents() {
+    let text = |n: u32| {
+        format!(
+            "[[program]]\nname = \"mcp\"\ncommand = \"x\"\ninstances = {n}\nport = \"auto\"\n\
+             [[program]]\nname = \"agent\"\ncommand = \"y\"\ndepends_on = [\"mcp\", \"db\"]\n\
+             [[program]]\nname = \"db\"\ncommand = \"z\"\n"
+        )
+    };
+    let one = ok(&text(1));
+    let three = scaled(&one, "mcp", 3).unwrap();
+    // As if the file said 3, and nothing but the copies changes.
+    assert_eq!(three, ok(&text(3)));
+    assert!(Arc::ptr_eq(&one.programs[0], &three.programs[0]), "mcp-0 kept as it is");
+    let d = diff(&one, &three);
+    assert_eq!(
+        (d.added, d.changed),
+        (vec!["mcp-1".to_owned(), "mcp-2".to_owned()], vec![])
+    );
+    assert_eq!(scaled(&three, "mcp", 1).unwrap(), one);
+
+    for (name, n, error) in [
+        ("nope", 2, ScaleError::NotFound("no program named \"nope\"".into())),
+        (
+            "db",
+            2,
+            ScaleError::Refused(
+                "db is not a scaled program: give its [[program]] an `instances` key to scale it".into(),
+            ),
+        ),
+        (
+            "mcp-0",
+            2,
+            ScaleError::Refused("mcp-0 is a copy of mcp: scale mcp instead".into()),
+        ),
+        (
+            "mcp",
+            0,
+            ScaleError::Refused("instances must be from 1 to 100, not 0".into()),
+        ),
+        (
+            "mcp",
+            101,
+            ScaleError::Refused("instances must be from 1 to 100, not 101".into()),
+        ),
+    ] {
+        assert_eq!(scaled(&one, name, n), Err(error), "{name} {n}");
+    }
+    let clash = ok(&format!("{}[[program]]\nname = \"mcp-2\"\ncommand = \"w\"\n", text(1)));
+    assert_eq!(
+        scaled(&clash, "mcp", 3),
+        Err(ScaleError::Refused(
+            "mcp-2 would be a copy of mcp, but a program of that name exists".into()
+        ))
     );
 }

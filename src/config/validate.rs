@@ -32,6 +32,7 @@ pub use server::{MIN_TOKEN_LEN, TOKEN_ENV};
 
 use super::interp::{self, is_env_name};
 use super::raw::{self, RawConfig, RawDependency, RawProbe, RawProgram, Scalar, Segment};
+use super::scale::{self, MAX_INSTANCES};
 use super::units;
 use super::{
     BackoffSpec, CheckKind, CheckSpec, Config, ConfigError, ConfigErrors, Dependency, DependencyCondition, Jitter,
@@ -211,6 +212,8 @@ struct ProgramFacts {
     name: Option<(String, Range<usize>)>,
     /// Each `depends_on` target as written, and where.
     deps: Vec<(String, Range<usize>)>,
+    /// `instances = N`, and where.
+    instances: Option<(u32, Range<usize>)>,
 }
 
 struct Validator<'a> {
@@ -253,7 +256,8 @@ impl Validator<'_> {
             facts.push(fact);
         }
         self.check_graph(&facts, &check_names);
-        self.check_ports(raw, &programs, ports);
+        self.check_ports(raw, &programs, &facts, ports);
+        let programs = self.expand_instances(programs, &facts);
         Config {
             source: self.file.to_path_buf(),
             server,
@@ -457,6 +461,16 @@ impl Validator<'_> {
         let port = p.port.as_ref().and_then(|v| self.port_spec(v));
         let probe = p.probe.as_ref().and_then(|v| self.probe(v, port.is_some()));
         let required = self.boolean(p.required.as_ref(), "required", enabled && autostart);
+        let instances = p.instances.as_ref().and_then(|v| match v.get_ref() {
+            Scalar::Int(n) if (1..=i64::from(MAX_INSTANCES)).contains(n) => Some((*n as u32, v.span())),
+            other => {
+                self.error(
+                    &v.span(),
+                    format!("instances must be a whole number from 1 to {MAX_INSTANCES}, not {other}"),
+                );
+                None
+            }
+        });
 
         let spec = ProgramSpec {
             name: name.as_ref().map(|(n, _)| n.clone()).unwrap_or_default(),
@@ -483,8 +497,9 @@ impl Validator<'_> {
             port,
             probe,
             required,
+            instance: None,
         };
-        (spec, ProgramFacts { name, deps })
+        (spec, ProgramFacts { name, deps, instances })
     }
 
     /// `env`: names checked, values substituted and wrapped as secrets.
@@ -1328,11 +1343,25 @@ impl Validator<'_> {
     }
 
     /// Fixed ports are claimed once; `auto` programs fit in the range.
-    fn check_ports(&mut self, raw: &RawConfig, programs: &[Arc<ProgramSpec>], range: PortRange) {
+    fn check_ports(
+        &mut self,
+        raw: &RawConfig,
+        programs: &[Arc<ProgramSpec>],
+        facts: &[ProgramFacts],
+        range: PortRange,
+    ) {
         let mut claimed: HashMap<u16, &str> = HashMap::new();
         let mut auto = 0usize;
-        for (spec, entry) in programs.iter().zip(&raw.program) {
+        for ((spec, entry), fact) in programs.iter().zip(&raw.program).zip(facts) {
+            let copies = fact.instances.as_ref().map_or(1, |(n, _)| *n as usize);
             match spec.port {
+                Some(PortSpec::Fixed(port)) if copies > 1 => {
+                    let span = entry.get_ref().port.as_ref().map(|v| v.span()).unwrap_or(0..0);
+                    self.error(
+                        &span,
+                        format!("{copies} instances cannot share the fixed port {port}: use port = \"auto\" (each instance gets its own PORT)"),
+                    );
+                }
                 Some(PortSpec::Fixed(port)) => {
                     let span = entry.get_ref().port.as_ref().map(|v| v.span()).unwrap_or(0..0);
                     match claimed.get(&port) {
@@ -1345,7 +1374,7 @@ impl Validator<'_> {
                     }
                 }
                 Some(PortSpec::Auto) => {
-                    auto += 1;
+                    auto += copies;
                     let free = (range.last - range.first) as usize + 1
                         - claimed.keys().filter(|p| range.contains(**p)).count();
                     if auto > free {
@@ -1362,6 +1391,66 @@ impl Validator<'_> {
                 None => {}
             }
         }
+    }
+
+    /// `instances = N`: the program becomes `NAME-0` .. `NAME-{N-1}`, each with
+    /// `INSTANCE` in its environment; a `depends_on` naming it waits for every copy.
+    fn expand_instances(&mut self, programs: Vec<Arc<ProgramSpec>>, facts: &[ProgramFacts]) -> Vec<Arc<ProgramSpec>> {
+        let copies: HashMap<String, u32> = programs
+            .iter()
+            .zip(facts)
+            .filter_map(|(p, f)| f.instances.as_ref().map(|(n, _)| (p.name.clone(), *n)))
+            .collect();
+        if copies.is_empty() {
+            return programs;
+        }
+        let mut out: Vec<Arc<ProgramSpec>> = Vec::new();
+        for (spec, fact) in programs.into_iter().zip(facts) {
+            let mut spec = Arc::unwrap_or_clone(spec);
+            for (of, &n) in &copies {
+                if spec.depends_on.iter().any(|d| &d.name == of) {
+                    spec.depends_on = scale::expand_dependencies(&spec.depends_on, of, n, &|d| d == of);
+                }
+            }
+            match fact.instances {
+                None => out.push(Arc::new(spec)),
+                Some((n, _)) => out.extend((0..n).map(|i| Arc::new(scale::instance(&spec, &spec.name, i)))),
+            }
+        }
+        // A copy's name must be a name of its own.
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut clashes = Vec::new();
+        for p in &out {
+            if !seen.insert(p.name.as_str()) || p.name.len() > MAX_NAME_LEN {
+                clashes.push((p.name.clone(), p.instance.as_ref().map(|i| i.of.clone())));
+            }
+        }
+        for (name, of) in clashes {
+            let group = of.or_else(|| {
+                out.iter()
+                    .find(|p| p.name == name && p.instance.is_some())
+                    .and_then(|p| p.instance.as_ref().map(|i| i.of.clone()))
+            });
+            let span = facts
+                .iter()
+                .find(|f| f.name.as_ref().map(|(n, _)| n) == group.as_ref())
+                .and_then(|f| f.instances.as_ref().map(|(_, s)| s.clone()))
+                .unwrap_or(0..0);
+            if name.len() > MAX_NAME_LEN {
+                self.error(
+                    &span,
+                    format!(
+                        "instance name {name:?} is longer than {MAX_NAME_LEN} characters: shorten the program name"
+                    ),
+                );
+            } else {
+                self.error(
+                    &span,
+                    format!("instance name {name:?} is also the name of another program: rename one of them"),
+                );
+            }
+        }
+        out
     }
 
     // --- typed reads of one value; each reports its own error and returns a fallback ---

@@ -12,6 +12,7 @@ mod dashboard;
 mod deploy_compose;
 mod deploy_k8s;
 mod health;
+mod instances;
 mod logs;
 mod notify;
 mod openapi;
