@@ -210,6 +210,35 @@ pub struct ProgramStatus {
     pub healthy: bool,
     /// Counts for `/ready`.
     pub required: bool,
+    /// A scheduled program's schedule, next due time and last run; `null` otherwise.
+    pub job: Option<JobInfo>,
+}
+
+/// What `/status` shows of a scheduled program.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobInfo {
+    pub schedule: String,
+    /// IANA name, or `local`.
+    pub timezone: String,
+    /// RFC 3339.
+    pub next_due: Option<String>,
+    /// The current run, or the last one.
+    pub last_run: Option<JobRun>,
+    /// RFC 3339: the last due time skipped because the previous run was still going.
+    pub last_skipped: Option<String>,
+    /// A run waits for the current one to end (`overlap = "queue"`).
+    pub queued: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobRun {
+    /// RFC 3339.
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_seconds: Option<f64>,
+    pub exit_code: Option<i32>,
+    /// `running | succeeded | failed | timed out`.
+    pub outcome: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -273,6 +302,7 @@ impl ProgramStatus {
             port: p.port,
             healthy: p.healthy,
             required: p.required,
+            job: None,
         }
     }
 }

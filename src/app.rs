@@ -197,6 +197,7 @@ async fn serve(config: Config) -> anyhow::Result<Outcome> {
         stopping: stop_http.clone(),
         recorder: crate::dashboard::Recorder::start(&handle),
         alerting: alerting.clone(),
+        jobs: crate::jobs::start(handle.clone(), services.config.subscribe(), alerts_shutdown.clone()),
     });
     tokio::spawn(forget_idle_clients(gate.clone()));
     // Headers must arrive within the request timeout (fixed at start).

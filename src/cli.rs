@@ -66,11 +66,24 @@ pub enum ClientCommand {
     Reload(ReloadArgs),
     /// Exit 0 when warden is live (or ready), 1 otherwise: a HEALTHCHECK without curl.
     Probe(ProbeArgs),
+    /// Start a scheduled program (`schedule`) at once, outside its schedule.
+    RunNow(RunNowArgs),
     /// Run N copies of a program that has an `instances` key (until the next reload of
     /// the file): copies are started, or stopped from the highest index down.
     Scale(ScaleArgs),
     /// Alert channels: `warden alert test` sends a test notification through them.
     Alert(AlertArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunNowArgs {
+    /// The scheduled program.
+    pub name: String,
+    /// Answer once the run has ended (exited, failed or stopped).
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten, next_help_heading = "Connection")]
+    pub remote: Remote,
 }
 
 #[derive(Debug, Args)]

@@ -70,6 +70,15 @@ async fn dispatch(cmd: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Reload(args) => reload(&Api::or_default(&args.remote, DEFAULT_TIMEOUT)?).await,
         ClientCommand::Probe(args) => probe(&args).await,
         ClientCommand::Scale(args) => scale(&args).await,
+        ClientCommand::RunNow(args) => {
+            let one = ControlArgs {
+                name: Some(args.name.clone()),
+                all: false,
+                wait: args.wait,
+                remote: args.remote.clone(),
+            };
+            control(&one, "run").await
+        }
         ClientCommand::Alert(args) => match args.action {
             AlertAction::Test(args) => alert_test(&args).await,
         },

@@ -73,6 +73,8 @@ pub struct AppState {
     pub store: crate::journal::StoreState,
     /// Firing alerts, silences, the outbox.
     pub alerting: crate::alerting::Alerting,
+    /// Scheduled programs: next due time, last run.
+    pub jobs: crate::jobs::Jobs,
     /// Usage history and recent events for the dashboard.
     pub recorder: Arc<crate::dashboard::Recorder>,
     /// Cancelled when the HTTP server stops (after the programs are down): follow
@@ -415,12 +417,16 @@ async fn dashboard(State(state): State<Shared>, request: Request) -> Response {
         .filter(|(_, c)| c.status == "down")
         .map(|(name, _)| name.clone())
         .collect();
+    let jobs = state.jobs.borrow().clone();
     let programs = current
         .snapshot
         .programs
         .iter()
         .map(|p| api::DashboardProgram {
-            status: ProgramStatus::new(p, now),
+            status: ProgramStatus {
+                job: job_info(&jobs, &p.name),
+                ..ProgramStatus::new(p, now)
+            },
             history: state.recorder.history(&p.name),
         })
         .collect();
@@ -597,6 +603,10 @@ async fn metrics(State(state): State<Shared>) -> Response {
 async fn status(State(state): State<Shared>) -> Json<Status> {
     let now = state.current();
     let mut status = Status::new(&now.snapshot, state.started_at, SystemTime::now(), state.cgroup.clone());
+    let jobs = state.jobs.borrow().clone();
+    for p in &mut status.programs {
+        p.job = job_info(&jobs, &p.name);
+    }
     status.system = now.system;
     status.checks = now.checks;
     Json(status)
@@ -717,15 +727,41 @@ fn system_info(r: &SystemReport) -> SystemInfo {
 
 async fn programs(State(state): State<Shared>) -> Json<Vec<ProgramStatus>> {
     let now = SystemTime::now();
+    let jobs = state.jobs.borrow().clone();
     Json(
         state
             .supervisor
             .snapshot()
             .programs
             .iter()
-            .map(|p| ProgramStatus::new(p, now))
+            .map(|p| ProgramStatus {
+                job: job_info(&jobs, &p.name),
+                ..ProgramStatus::new(p, now)
+            })
             .collect(),
     )
+}
+
+/// A scheduled program's part of its status.
+fn job_info(jobs: &std::collections::BTreeMap<String, crate::jobs::JobView>, name: &str) -> Option<api::JobInfo> {
+    let j = jobs.get(name)?;
+    Some(api::JobInfo {
+        schedule: j.schedule.clone(),
+        timezone: j.timezone.clone(),
+        next_due: j.next_due.map(api::rfc3339),
+        last_run: j.last_run.as_ref().map(|r| api::JobRun {
+            started_at: api::rfc3339(r.started_at),
+            finished_at: r.finished_at.map(api::rfc3339),
+            duration_seconds: r
+                .finished_at
+                .and_then(|f| f.duration_since(r.started_at).ok())
+                .map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0),
+            exit_code: r.exit_code,
+            outcome: r.outcome.to_owned(),
+        }),
+        last_skipped: j.last_skipped.map(api::rfc3339),
+        queued: j.queued,
+    })
 }
 
 async fn program(State(state): State<Shared>, Path(name): Path<String>) -> Response {
@@ -733,7 +769,10 @@ async fn program(State(state): State<Shared>, Path(name): Path<String>) -> Respo
     let config = state.config.borrow().clone();
     match (snapshot.programs.iter().find(|p| p.name == name), config.program(&name)) {
         (Some(p), Some(spec)) => Json(ProgramDetail {
-            status: ProgramStatus::new(p, SystemTime::now()),
+            status: ProgramStatus {
+                job: job_info(&state.jobs.borrow(), &name),
+                ..ProgramStatus::new(p, SystemTime::now())
+            },
             config: crate::redact::program_config(spec, &config.server.secret_env, &state.gate().redactor),
         })
         .into_response(),
@@ -791,13 +830,25 @@ async fn control(
     };
     let old_pid = old.pid;
     let result = match action.as_str() {
-        "start" => state.supervisor.start(&name).await,
+        "run" if !state.jobs.borrow().contains_key(&name) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("{name} is not a scheduled program: use start"),
+            )
+        }
+        "run" if old_pid.is_some() => {
+            return error(
+                StatusCode::CONFLICT,
+                format!("{name} is already running (since its last due time or run)"),
+            )
+        }
+        "start" | "run" => state.supervisor.start(&name).await,
         "stop" => state.supervisor.stop(&name).await,
         "restart" => state.supervisor.restart(&name).await,
         _ => {
             return error(
                 StatusCode::NOT_FOUND,
-                format!("unknown action {action:?}: use start, stop or restart"),
+                format!("unknown action {action:?}: use start, stop, restart or run"),
             )
         }
     };
@@ -820,8 +871,18 @@ async fn control(
             None => unknown_program(&name),
         };
     }
+    let asked_at = SystemTime::now();
     let done = |p: &ProgramSnapshot| match action.as_str() {
         "stop" => p.pid.is_none() && !matches!(p.state, ProgramState::Starting | ProgramState::Running),
+        // A run is done when it has ended (succeeded, failed or given up).
+        "run" => {
+            p.pid.is_none()
+                && matches!(
+                    p.state,
+                    ProgramState::Exited | ProgramState::Failed | ProgramState::Stopped
+                )
+                && p.last_exit.as_ref().is_some_and(|x| x.at >= asked_at)
+        }
         "restart" => p.state == ProgramState::Running && p.pid.is_some() && p.pid != old_pid,
         _ => p.state == ProgramState::Running,
     };

@@ -101,6 +101,7 @@ async fn api(server: &str) -> Api {
         recorder: Default::default(),
         store,
         alerting,
+        jobs: watch::channel(Arc::new(std::collections::BTreeMap::new())).1,
     });
     let api = Api {
         router,
@@ -231,7 +232,7 @@ async fn every_route_is_served_and_unknown_ones_are_json_errors() {
     assert!(error_of(&body).contains("no program named"));
     let (status, _, body) = api.call("POST", "/api/v1/programs/web/explode", Some(FULL), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(error_of(&body).contains("start, stop or restart"));
+    assert!(error_of(&body).contains("start, stop, restart or run"));
     let (status, _, body) = api.call("GET", "/api/v1/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body["openapi"].is_string());

@@ -4,10 +4,10 @@
 //!
 //! | layer | modules |
 //! | --- | --- |
-//! | 0 vocabulary, no I/O | [`config`], [`events`], [`api`] |
-//! | 1 pure cores | [`supervisor::machine`], [`supervisor::backoff`], [`supervisor::order`], [`supervisor::health`], [`health::verdict`], [`alerts`], [`schedule`] |
+//! | 0 vocabulary, no I/O | [`config`], [`events`], [`api`], [`schedule`] |
+//! | 1 pure cores | [`supervisor::machine`], [`supervisor::backoff`], [`supervisor::order`], [`supervisor::health`], [`health::verdict`], [`alerts`] |
 //! | 2 runtime adapters | [`supervisor`] (the loop), [`platform`] (spawn, reap, kill, /proc), [`logs`], [`health`] (probes, system, checks), [`store`], [`channels`] (email, Slack), [`telemetry`] |
-//! | 3 surfaces | [`serve`], [`http`], [`journal`], [`alerting`], [`dashboard`], [`auth`], [`tls`], [`metrics`], [`openapi`], [`redact`], [`cli`], [`client`] |
+//! | 3 surfaces | [`serve`], [`http`], [`journal`], [`alerting`], [`jobs`], [`dashboard`], [`auth`], [`tls`], [`metrics`], [`openapi`], [`redact`], [`cli`], [`client`] |
 //! | 4 wiring | [`app`], [`service`] (systemd notify, Kubernetes grace), `main.rs` |
 //!
 //! Start reading at [`app::run`]: it loads the config, starts the reaper, the
@@ -26,6 +26,7 @@ pub mod dashboard;
 pub mod events;
 pub mod health;
 pub mod http;
+pub mod jobs;
 pub mod journal;
 pub mod logs;
 pub mod metrics;

@@ -489,6 +489,20 @@ mod tests {
             port: Some(9100),
             healthy: true,
             required: true,
+            job: Some(JobInfo {
+                schedule: "*/5 * * * *".into(),
+                timezone: "Europe/Berlin".into(),
+                next_due: Some(rfc3339(at(300))),
+                last_run: Some(JobRun {
+                    started_at: rfc3339(at(0)),
+                    finished_at: Some(rfc3339(at(2))),
+                    duration_seconds: Some(2.0),
+                    exit_code: Some(0),
+                    outcome: "succeeded".into(),
+                }),
+                last_skipped: None,
+                queued: false,
+            }),
         }
     }
 

@@ -44,6 +44,7 @@ pub fn program(name: &str) -> ProgramSpec {
         probe: None,
         required: true,
         instance: None,
+        job: None,
     }
 }
 

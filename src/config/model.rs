@@ -367,6 +367,40 @@ pub struct ProgramSpec {
     pub required: bool,
     /// One of `instances = N` copies of a `[[program]]`: this one is `OF-INDEX`.
     pub instance: Option<Instance>,
+    /// `schedule = "..."`: the program is a job, started at each due time (not with
+    /// warden: `autostart` is false), never restarted after exit 0.
+    pub job: Option<JobSpec>,
+}
+
+/// When and how a scheduled program runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSpec {
+    pub schedule: crate::schedule::Schedule,
+    /// `timezone`, or the machine's local zone.
+    pub zone: crate::schedule::Zone,
+    pub overlap: Overlap,
+    /// A run still going after this long is stopped (whole tree) and counts as failed.
+    pub timeout: Option<Duration>,
+    pub missed: Missed,
+}
+
+/// What happens when a job is due while its previous run is still going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlap {
+    /// This run is skipped (and says so).
+    Skip,
+    /// This run starts when the previous one ends (at most one waits).
+    Queue,
+    /// The previous run is stopped and this one starts.
+    Replace,
+}
+
+/// What happens to due times missed while warden was down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missed {
+    Skip,
+    /// One run at start, however many were missed.
+    RunOnce,
 }
 
 /// Which copy of a scaled program a [`ProgramSpec`] is.

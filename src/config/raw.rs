@@ -226,6 +226,13 @@ pub struct RawProgram {
     pub probe: Option<Spanned<RawProbe>>,
     pub required: Option<Spanned<Scalar>>,
     pub instances: Option<Spanned<Scalar>>,
+    /// A scheduled program (a job): `schedule` and the keys only a job takes.
+    pub schedule: Option<Spanned<Scalar>>,
+    pub timezone: Option<Spanned<Scalar>>,
+    pub overlap: Option<Spanned<Scalar>>,
+    pub timeout: Option<Spanned<Scalar>>,
+    pub missed: Option<Spanned<Scalar>>,
+    pub max_retries: Option<Spanned<Scalar>>,
 }
 
 #[derive(Deserialize)]
@@ -497,7 +504,7 @@ mod tests {
                 "program"
             ]
         );
-        assert_eq!(fields_of::<RawProgram>().len(), 25);
+        assert_eq!(fields_of::<RawProgram>().len(), 31);
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! The text `warden check` prints for a valid config: one line for the file, then one
-//! aligned line per program. Never shows `env` (its values may be secrets).
+//! aligned line per program (with a SCHEDULE column when a program has a schedule).
+//! Never shows `env` (its values may be secrets).
 
 use super::{Config, ProgramSpec};
 
 impl Config {
     /// `FILE: ok, N programs (M enabled)`, then a table of the programs: name, state
-    /// hint, command line, restart policy, dependencies with their conditions. No
-    /// trailing newline.
+    /// hint, command line, restart policy, dependencies with their conditions, and the
+    /// schedule when any program has one. No trailing newline.
     pub fn summary(&self) -> String {
         let enabled = self.programs.iter().filter(|p| p.enabled).count();
         let noun = if self.programs.len() == 1 {
@@ -22,23 +23,32 @@ impl Config {
         if self.programs.is_empty() {
             return out;
         }
-        let mut rows = vec![[
+        let jobs = self.programs.iter().any(|p| p.job.is_some());
+        let mut header = vec![
             "NAME".to_owned(),
             "STATE".into(),
             "COMMAND".into(),
             "RESTART".into(),
             "DEPENDS ON".into(),
-        ]];
+        ];
+        if jobs {
+            header.push("SCHEDULE".into());
+        }
+        let mut rows = vec![header];
         rows.extend(self.programs.iter().map(|p| {
-            [
+            let mut row = vec![
                 p.name.clone(),
                 state_hint(p).into(),
                 command_line(p),
                 p.restart.as_str().into(),
                 dependencies(p),
-            ]
+            ];
+            if jobs {
+                row.push(schedule(p));
+            }
+            row
         }));
-        let mut widths = [0usize; 5];
+        let mut widths = vec![0usize; rows[0].len()];
         for row in &rows {
             for (width, cell) in widths.iter_mut().zip(row) {
                 *width = (*width).max(cell.chars().count());
@@ -46,7 +56,7 @@ impl Config {
         }
         for row in &rows {
             let mut line = String::from(" ");
-            for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
+            for (i, (cell, &width)) in row.iter().zip(&widths).enumerate() {
                 line.push(' ');
                 line.push_str(cell);
                 if i + 1 < row.len() {
@@ -60,10 +70,13 @@ impl Config {
     }
 }
 
-/// `disabled` (never started), `manual` (started by an operator), or `auto`.
+/// `disabled` (never started), `scheduled` (started at its due times), `manual`
+/// (started by an operator), or `auto`.
 fn state_hint(p: &ProgramSpec) -> &'static str {
     if !p.enabled {
         "disabled"
+    } else if p.job.is_some() {
+        "scheduled"
     } else if !p.autostart {
         "manual"
     } else {
@@ -89,6 +102,16 @@ fn shell_quote(word: &str) -> String {
         word.to_owned()
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// `0 7 * * * (Europe/Berlin)`, `@every 5m` (counted from the previous run: no zone), or
+/// `-` for a program without a schedule.
+fn schedule(p: &ProgramSpec) -> String {
+    match &p.job {
+        None => "-".to_owned(),
+        Some(job) if job.schedule.is_every() => job.schedule.as_str().trim().to_owned(),
+        Some(job) => format!("{} ({})", job.schedule.as_str().trim(), job.zone.name()),
     }
 }
 

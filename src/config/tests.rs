@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+use crate::schedule::{Schedule, Zone};
+
 use super::*;
 
 const FILE: &str = "w.toml";
@@ -483,11 +485,11 @@ jiter = "full"
         [
             "w.toml:2:2: unknown key `sever` at the top level: did you mean `server`? (known keys: server, supervisor, logs, ports, system, check, metrics, store, alerts, program)",
             "w.toml:6:1: unknown key `max_sise` in [logs]: did you mean `max_size`? (known keys: dir, max_size, max_files, tail_lines, max_line)",
-            "w.toml:11:1: unknown key `restat` in [[program]] \"web\": did you mean `restart`? (known keys: name, command, args, cwd, env, env_passthrough, user, group, enabled, autostart, restart, backoff, max_restarts, restart_window, start_period, stop_signal, stop_timeout, depends_on, memory_limit, memory_limit_grace, logs, port, probe, required, instances)",
+            "w.toml:11:1: unknown key `restat` in [[program]] \"web\": did you mean `restart`? (known keys: name, command, args, cwd, env, env_passthrough, user, group, enabled, autostart, restart, backoff, max_restarts, restart_window, start_period, stop_signal, stop_timeout, depends_on, memory_limit, memory_limit_grace, logs, port, probe, required, instances, schedule, timezone, overlap, timeout, missed, max_retries)",
             "w.toml:12:29: unknown key `multiplyer` in backoff of [[program]] \"web\": did you mean `multiplier`? (known keys: initial, max, multiplier, reset_after, jitter)",
             "w.toml:13:30: unknown key `conditon` in depends_on of [[program]] \"web\": did you mean `condition`? (known keys: name, condition)",
             "w.toml:14:25: unknown key `rotate` in logs of [[program]] \"web\" (known keys: max_size, max_files)",
-            "w.toml:19:1: unknown key `zzzzzzzz` in [[program]] \"db\" (known keys: name, command, args, cwd, env, env_passthrough, user, group, enabled, autostart, restart, backoff, max_restarts, restart_window, start_period, stop_signal, stop_timeout, depends_on, memory_limit, memory_limit_grace, logs, port, probe, required, instances)",
+            "w.toml:19:1: unknown key `zzzzzzzz` in [[program]] \"db\" (known keys: name, command, args, cwd, env, env_passthrough, user, group, enabled, autostart, restart, backoff, max_restarts, restart_window, start_period, stop_signal, stop_timeout, depends_on, memory_limit, memory_limit_grace, logs, port, probe, required, instances, schedule, timezone, overlap, timeout, missed, max_retries)",
             "w.toml:22:1: unknown key `jiter` in backoff of [[program]] \"db\": did you mean `jitter`? (known keys: initial, max, multiplier, reset_after, jitter)",
         ]
     );
@@ -1683,4 +1685,318 @@ fn scaling_keeps_existing_copies_and_updates_dependents() {
             "mcp-2 would be a copy of mcp, but a program of that name exists".into()
         ))
     );
+}
+
+// ---- scheduled programs (jobs) ---------------------------------------------------------
+
+/// A job: `schedule` is on line 4 (its value at column 12); more keys follow from line 5.
+const JOB: &str = "[[program]]\nname = \"backup\"\ncommand = \"x\"\nschedule = \"0 2 * * *\"\n";
+
+#[test]
+fn job_defaults() {
+    let c = ok(JOB);
+    let p = &c.programs[0];
+    assert_eq!(
+        p.job,
+        Some(JobSpec {
+            schedule: Schedule::parse("0 2 * * *").unwrap(),
+            zone: Zone::local(),
+            overlap: Overlap::Skip,
+            timeout: None,
+            missed: Missed::Skip,
+        })
+    );
+    // Started at its due times, not with warden; so not required by default.
+    assert!(p.enabled);
+    assert!(!p.autostart);
+    assert!(!p.required);
+    // max_retries = 0: a failed run waits for the next due time.
+    assert_eq!(p.restart, RestartPolicy::Never);
+    assert_eq!(p.max_restarts, 0);
+    // The rest is a program's.
+    assert_eq!(p.backoff, ok(MINIMAL).programs[0].backoff);
+    assert_eq!(ok(MINIMAL).programs[0].job, None);
+}
+
+#[test]
+fn job_every_key() {
+    let c = ok(r#"
+[[program]]
+name = "mail-watcher"
+command = "python3"
+schedule = "*/5 * * * *"
+overlap = "queue"
+max_retries = 2
+
+[[program]]
+name = "briefing"
+command = "python3"
+schedule = "0 7 * * *"
+timezone = "Europe/Berlin"
+overlap = "replace"
+max_retries = 3
+restart = "on-failure"
+autostart = false
+required = true
+
+[[program]]
+name = "backup"
+command = "backup"
+schedule = "0 2 * * *"
+timezone = "utc"
+timeout = "30m"
+missed = "run_once"
+max_retries = 0
+restart = "never"
+enabled = false
+
+[[program]]
+name = "poller"
+command = "poll"
+schedule = "@every 90s"
+overlap = "skip"
+missed = "skip"
+"#);
+    let job = |name: &str| c.program(name).unwrap().job.clone().unwrap();
+
+    let p = c.program("mail-watcher").unwrap();
+    assert_eq!(job("mail-watcher").overlap, Overlap::Queue);
+    assert_eq!((p.restart, p.max_restarts), (RestartPolicy::OnFailure, 2));
+    assert!(!p.autostart && !p.required);
+
+    let p = c.program("briefing").unwrap();
+    assert_eq!(
+        job("briefing"),
+        JobSpec {
+            schedule: Schedule::parse("0 7 * * *").unwrap(),
+            zone: Zone::named("Europe/Berlin").unwrap(),
+            overlap: Overlap::Replace,
+            timeout: None,
+            missed: Missed::Skip,
+        }
+    );
+    assert_eq!(job("briefing").zone.name(), "Europe/Berlin");
+    assert_eq!((p.restart, p.max_restarts), (RestartPolicy::OnFailure, 3));
+    assert!(!p.autostart);
+    assert!(p.required, "required = true is kept");
+
+    let p = c.program("backup").unwrap();
+    let backup = job("backup");
+    assert_eq!(backup.zone.name(), "UTC", "the zone's own spelling");
+    assert_eq!(backup.timeout, Some(Duration::from_secs(30 * 60)));
+    assert_eq!(backup.missed, Missed::RunOnce);
+    assert_eq!((p.restart, p.max_restarts), (RestartPolicy::Never, 0));
+    assert!(!p.enabled && !p.autostart && !p.required);
+
+    let poller = job("poller");
+    assert!(poller.schedule.is_every());
+    assert_eq!(poller.schedule.as_str(), "@every 90s");
+    assert_eq!((poller.overlap, poller.missed), (Overlap::Skip, Missed::Skip));
+    assert_eq!(poller.zone, Zone::local());
+}
+
+#[test]
+fn job_keys_need_a_schedule() {
+    let text = format!(
+        "{MINIMAL}timezone = \"Europe/Berlin\"\noverlap = \"queue\"\ntimeout = \"1m\"\nmissed = \"run_once\"\nmax_retries = 3\n"
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "w.toml:4:12: timezone is only for a scheduled program: add schedule = \"...\"",
+            "w.toml:5:11: overlap is only for a scheduled program: add schedule = \"...\"",
+            "w.toml:6:11: timeout is only for a scheduled program: add schedule = \"...\"",
+            "w.toml:7:10: missed is only for a scheduled program: add schedule = \"...\"",
+            "w.toml:8:15: max_retries is only for a scheduled program: add schedule = \"...\"",
+        ]
+    );
+    // Only that: the value itself is not looked at.
+    assert_eq!(
+        one_error(&format!("{MINIMAL}overlap = \"sometimes\"\n")),
+        "w.toml:4:11: overlap is only for a scheduled program: add schedule = \"...\""
+    );
+}
+
+#[test]
+fn bad_schedules_say_what_is_wrong() {
+    let schedule = |value: &str| {
+        one_error(&format!(
+            "[[program]]\nname = \"j\"\ncommand = \"x\"\nschedule = {value}\n"
+        ))
+    };
+    assert_eq!(
+        schedule("\"61 * * * *\""),
+        "w.toml:4:12: invalid schedule \"61 * * * *\": minute field \"61\": values are 0-59"
+    );
+    assert_eq!(
+        schedule("\"@every 0s\""),
+        "w.toml:4:12: @every 0s: the interval must be at least 1s"
+    );
+    assert_eq!(
+        schedule("\"@fortnightly\""),
+        "w.toml:4:12: unknown macro \"@fortnightly\": use @hourly, @daily, @weekly, @monthly, @yearly or @every 5m"
+    );
+    assert_eq!(
+        schedule("\"@daily 7\""),
+        "w.toml:4:12: invalid schedule \"@daily 7\": @daily takes nothing after it, got \"7\""
+    );
+    assert_eq!(
+        schedule("\"0 0 30 2 *\""),
+        "w.toml:4:12: invalid schedule \"0 0 30 2 *\": this schedule never runs: day-of-month \"30\" never occurs in February (it has at most 29 days)"
+    );
+    assert_eq!(
+        schedule("\"0 * * * * *\""),
+        "w.toml:4:12: invalid schedule \"0 * * * * *\": expected 5 fields (minute hour day month weekday) or @hourly/@daily/@weekly/@monthly/@yearly/@every DURATION, got 6 (there is no seconds field; for less than a minute use @every 30s)"
+    );
+    assert_eq!(
+        schedule("\" \""),
+        "w.toml:4:12: the schedule is empty: expected 5 fields (minute hour day month weekday) or @hourly/@daily/@weekly/@monthly/@yearly/@every DURATION, like \"*/5 * * * *\""
+    );
+    assert_eq!(schedule("5"), "w.toml:4:12: schedule must be a string, not an integer");
+}
+
+#[test]
+fn bad_job_values() {
+    assert_eq!(
+        one_error(&format!("{JOB}timezone = \"Europe/Berln\"\n")),
+        "w.toml:5:12: unknown time zone \"Europe/Berln\": use an IANA name like \"Europe/Berlin\", \"America/New_York\" or \"UTC\""
+    );
+    assert_eq!(
+        one_error(&format!("{JOB}timezone = 1\n")),
+        "w.toml:5:12: timezone must be a string, not an integer"
+    );
+    assert_eq!(
+        one_error("[[program]]\nname = \"j\"\ncommand = \"x\"\nschedule = \"@every 5m\"\ntimezone = \"UTC\"\n"),
+        "w.toml:5:12: timezone does not apply to an @every schedule (it counts from the previous run, not by the clock): leave timezone out"
+    );
+    assert_eq!(
+        one_error(&format!("{JOB}overlap = \"parallel\"\n")),
+        "w.toml:5:11: invalid value \"parallel\" for overlap: use skip, queue or replace"
+    );
+    assert_eq!(
+        one_error(&format!("{JOB}missed = \"run-once\"\n")),
+        "w.toml:5:10: invalid value \"run-once\" for missed: use skip or run_once"
+    );
+    assert_eq!(
+        one_error(&format!("{JOB}timeout = \"0s\"\n")),
+        "w.toml:5:11: timeout must be longer than 0s (leave it out for no limit)"
+    );
+    assert_eq!(
+        one_error(&format!("{JOB}timeout = 60\n")),
+        "w.toml:5:11: invalid duration 60 for timeout: write a string with a unit, like \"10s\", \"250ms\" or \"5m\""
+    );
+    for (value, shown) in [("101", "101"), ("-1", "-1"), ("\"3\"", "\"3\"")] {
+        assert_eq!(
+            one_error(&format!("{JOB}max_retries = {value}\n")),
+            format!("w.toml:5:15: max_retries must be a whole number from 0 to 100, not {shown}")
+        );
+    }
+    // An invalid max_retries does not also make restart = "on-failure" wrong.
+    assert_eq!(
+        errors(&format!("{JOB}max_retries = 1000\nrestart = \"on-failure\"\n")),
+        ["w.toml:5:15: max_retries must be a whole number from 0 to 100, not 1000"]
+    );
+    // Nor does an invalid restart say more than that.
+    assert_eq!(
+        one_error(&format!("{JOB}restart = \"alway\"\n")),
+        "w.toml:5:11: invalid value \"alway\" for restart: use always, on-failure or never"
+    );
+}
+
+#[test]
+fn keys_a_job_cannot_have() {
+    assert_eq!(
+        one_error(&format!("{JOB}restart = \"always\"\n")),
+        "w.toml:5:11: a scheduled program is not restarted when it exits 0: use restart = \"on-failure\" (to retry failures up to max_retries) or leave restart out"
+    );
+    assert_eq!(
+        one_error(&format!("{JOB}max_retries = 2\nrestart = \"always\"\n")),
+        "w.toml:6:11: a scheduled program is not restarted when it exits 0: use restart = \"on-failure\" (to retry failures up to max_retries) or leave restart out"
+    );
+    assert_eq!(
+        one_error(&format!("{JOB}restart = \"on-failure\"\n")),
+        "w.toml:5:11: restart = \"on-failure\" retries a failed run up to max_retries times, and max_retries is 0: set max_retries (1 to 100) or leave restart out"
+    );
+    assert_eq!(
+        one_error(&format!("{JOB}restart = \"never\"\nmax_retries = 3\n")),
+        "w.toml:6:15: max_retries = 3 does nothing with restart = \"never\" (a failed run is not retried): use restart = \"on-failure\" or leave restart out"
+    );
+    assert_eq!(
+        one_error(&format!("{JOB}max_restarts = 3\n")),
+        "w.toml:5:16: max_restarts does not apply to a scheduled program: use max_retries (how often a failed run is retried, 0 to 100)"
+    );
+    assert_eq!(
+        one_error(&format!("{JOB}max_retries = 3\nmax_restarts = 3\n")),
+        "w.toml:6:16: max_restarts does not apply to a scheduled program: use max_retries (how often a failed run is retried, 0 to 100)"
+    );
+    assert_eq!(
+        one_error(&format!("{JOB}autostart = true\n")),
+        "w.toml:5:13: autostart does not apply to a scheduled program: it starts at its due times (warden run-now NAME starts it at once)"
+    );
+    assert_eq!(
+        one_error(&format!("{JOB}instances = 2\n")),
+        "w.toml:5:13: a scheduled program cannot have instances"
+    );
+    assert_eq!(
+        one_error(&format!("{JOB}max_retries = 2\nrestart_window = \"0s\"\n")),
+        "w.toml:6:18: restart_window must be longer than 0s when max_retries is set"
+    );
+    // All at once, in file order.
+    assert_eq!(
+        errors(&format!("{JOB}instances = 2\nautostart = true\nrestart = \"always\"\nmax_restarts = 1\n")),
+        [
+            "w.toml:5:13: a scheduled program cannot have instances",
+            "w.toml:6:13: autostart does not apply to a scheduled program: it starts at its due times (warden run-now NAME starts it at once)",
+            "w.toml:7:11: a scheduled program is not restarted when it exits 0: use restart = \"on-failure\" (to retry failures up to max_retries) or leave restart out",
+            "w.toml:8:16: max_restarts does not apply to a scheduled program: use max_retries (how often a failed run is retried, 0 to 100)",
+        ]
+    );
+}
+
+#[test]
+fn summary_shows_schedules() {
+    let c = ok(r#"
+[[program]]
+name = "api"
+command = "api"
+
+[[program]]
+name = "briefing"
+command = "brief"
+schedule = "0 7 * * *"
+timezone = "Europe/Berlin"
+max_retries = 2
+
+[[program]]
+name = "poller"
+command = "poll"
+schedule = "@every 5m"
+enabled = false
+"#);
+    assert_eq!(
+        c.summary(),
+        "w.toml: ok, 3 programs (2 enabled)\n\
+         \x20 NAME      STATE      COMMAND  RESTART     DEPENDS ON  SCHEDULE\n\
+         \x20 api       auto       api      always      -           -\n\
+         \x20 briefing  scheduled  brief    on-failure  -           0 7 * * * (Europe/Berlin)\n\
+         \x20 poller    disabled   poll     never       -           @every 5m"
+    );
+}
+
+#[test]
+fn the_documented_job_example_is_valid() {
+    let doc = include_str!("../../docs/configuration.md");
+    let section = &doc[doc.find("### Scheduled programs").expect("the section exists")..];
+    let start = section.find("```toml\n").expect("an example") + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let c = ok(example);
+    let names: Vec<&str> = c.programs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["mail-watcher", "briefing", "backup"]);
+    assert!(c.programs.iter().all(|p| p.job.is_some() && !p.autostart));
+    let backup = c.program("backup").unwrap().job.clone().unwrap();
+    assert_eq!(
+        (backup.timeout, backup.missed),
+        (Some(Duration::from_secs(3600)), Missed::RunOnce)
+    );
+    assert_eq!(c.program("briefing").unwrap().max_restarts, 2);
 }

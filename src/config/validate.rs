@@ -24,6 +24,8 @@ use toml::Spanned;
 
 #[path = "validate/alerts.rs"]
 mod alerts;
+#[path = "validate/job.rs"]
+mod job;
 #[path = "validate/server.rs"]
 mod server;
 #[path = "validate/store.rs"]
@@ -135,6 +137,7 @@ pub fn parse(text: &str, file: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
         root: root.get_ref(),
         env,
         errors: Vec::new(),
+        local_zone: None,
     };
     for path in &ignored {
         v.unknown_key(&raw, path);
@@ -224,6 +227,8 @@ struct Validator<'a> {
     env: &'a dyn Fn(&str) -> Option<String>,
     /// (byte offset, error), sorted by offset at the end.
     errors: Vec<(usize, ConfigError)>,
+    /// The machine's time zone, read at the first job without `timezone`.
+    local_zone: Option<crate::schedule::Zone>,
 }
 
 impl Validator<'_> {
@@ -411,12 +416,23 @@ impl Validator<'_> {
         let backoff = self.backoff(p);
 
         let max_restarts = self.integer(p.max_restarts.as_ref(), "max_restarts", DEFAULT_MAX_RESTARTS);
+        // A job starts at its due times, and retries a failed run up to `max_retries`.
+        let scheduled = self.job(p);
+        let is_job = scheduled.is_some();
+        let (autostart, restart, max_restarts, job) = match scheduled {
+            None => (autostart, restart, max_restarts, None),
+            Some(s) => (false, s.restart, s.max_restarts, s.job),
+        };
         let restart_window = self.duration(p.restart_window.as_ref(), "restart_window", DEFAULT_RESTART_WINDOW);
         if let Some(value) = &p.restart_window {
             if restart_window.is_zero() && max_restarts > 0 {
                 self.error(
                     &value.span(),
-                    "restart_window must be longer than 0s when max_restarts is set (max_restarts = 0 means no limit)",
+                    if is_job {
+                        "restart_window must be longer than 0s when max_retries is set"
+                    } else {
+                        "restart_window must be longer than 0s when max_restarts is set (max_restarts = 0 means no limit)"
+                    },
                 );
             }
         }
@@ -498,6 +514,7 @@ impl Validator<'_> {
             probe,
             required,
             instance: None,
+            job,
         };
         (spec, ProgramFacts { name, deps, instances })
     }

@@ -13,6 +13,7 @@ mod deploy_compose;
 mod deploy_k8s;
 mod health;
 mod instances;
+mod jobs;
 mod logs;
 mod notify;
 mod openapi;
