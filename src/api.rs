@@ -245,7 +245,7 @@ pub struct JobRun {
 pub struct LastExit {
     /// RFC 3339.
     pub at: String,
-    /// `exit_code|signal|spawn_failed|memory|probe_failed|operator|reload|dependency|shutdown`.
+    /// `exit_code|signal|spawn_failed|memory|probe_failed|timeout|operator|reload|dependency|shutdown`.
     pub reason: String,
     /// The reason in words.
     pub message: String,

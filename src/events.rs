@@ -135,6 +135,8 @@ pub enum ExitReason {
     MemoryLimit,
     /// Its probe failed (probes arrive with the health issue).
     ProbeFailed,
+    /// A scheduled run took longer than its `timeout`.
+    Timeout,
     /// An operator stopped or restarted it.
     Operator,
     /// A reload changed or removed it.
@@ -154,6 +156,7 @@ impl ExitReason {
             Self::SpawnFailed(_) => "spawn_failed",
             Self::MemoryLimit => "memory",
             Self::ProbeFailed => "probe_failed",
+            Self::Timeout => "timeout",
             Self::Operator => "operator",
             Self::Reload => "reload",
             Self::Dependency => "dependency",
@@ -166,7 +169,7 @@ impl ExitReason {
     pub fn is_failure(&self) -> bool {
         match self {
             Self::ExitCode(c) => *c != 0,
-            Self::Signal(_) | Self::SpawnFailed(_) | Self::MemoryLimit | Self::ProbeFailed => true,
+            Self::Signal(_) | Self::SpawnFailed(_) | Self::MemoryLimit | Self::ProbeFailed | Self::Timeout => true,
             Self::Operator | Self::Reload | Self::Dependency | Self::Shutdown => false,
         }
     }
@@ -180,6 +183,7 @@ impl fmt::Display for ExitReason {
             Self::SpawnFailed(e) => write!(f, "could not start: {e}"),
             Self::MemoryLimit => f.write_str("memory limit exceeded"),
             Self::ProbeFailed => f.write_str("probe failed"),
+            Self::Timeout => f.write_str("timed out"),
             Self::Operator => f.write_str("stopped by operator"),
             Self::Reload => f.write_str("changed by reload"),
             Self::Dependency => f.write_str("dependency stopped"),

@@ -8,7 +8,8 @@
 //! * **Exit**: 0 leaves it `exited` until the next due time; a failure goes through the
 //!   normal path (events, alerts, restarts with backoff up to `max_retries`).
 //! * **Timeout**: a run still going after `timeout` is stopped like any stop (stop
-//!   signal to the whole tree, then SIGKILL) and shown as `timed out`.
+//!   signal to the whole tree, then SIGKILL) with the reason `timeout`, a failure:
+//!   events, alerts and `max_retries` follow; `/status` shows it as `timed out`.
 //! * **Missed runs**: the last due time of each job is kept in
 //!   `supervisor.data_dir/jobs.json`; with `missed = "run_once"`, a job that was due
 //!   while warden was down runs once at start.
@@ -131,11 +132,11 @@ async fn run(
         for (name, job) in jobs.iter_mut() {
             if job.deadline.is_some_and(|d| d <= now) {
                 job.deadline = None;
-                tracing::warn!(job = %name, "the run took longer than its timeout: stopping it");
+                tracing::warn!(job = %name, "the run took longer than its timeout: stopping it as a failure");
                 if let Some(run) = job.view.last_run.as_mut() {
                     run.outcome = "timed out";
                 }
-                let _ = handle.stop(name).await;
+                let _ = handle.time_out(name).await;
             }
             let Some(due) = job.view.next_due.filter(|d| *d <= now) else {
                 continue;

@@ -82,6 +82,8 @@ type Reply<T> = oneshot::Sender<T>;
 enum Command {
     Start(String, Reply<Result<(), CommandError>>),
     Stop(String, Reply<Result<(), CommandError>>),
+    /// A scheduled run took too long: stopped as a failure (restart policy applies).
+    TimeOut(String, Reply<Result<(), CommandError>>),
     Restart(String, Reply<Result<(), CommandError>>),
     Reload(Box<Config>, Reply<Result<ConfigDiff, CommandError>>),
     ReloadRefused(String),
@@ -150,6 +152,15 @@ impl Handle {
     pub async fn stop(&self, name: &str) -> Result<(), CommandError> {
         let name = name.to_string();
         self.ask(|r| Command::Stop(name, r))
+            .await
+            .unwrap_or(Err(CommandError::ShuttingDown))
+    }
+
+    /// Stops a run that took longer than its `timeout`, as a failure (reason `timeout`:
+    /// events, alerts and the restart policy follow as for a crash).
+    pub async fn time_out(&self, name: &str) -> Result<(), CommandError> {
+        let name = name.to_string();
+        self.ask(|r| Command::TimeOut(name, r))
             .await
             .unwrap_or(Err(CommandError::ShuttingDown))
     }
@@ -395,6 +406,14 @@ impl Supervisor {
                 let r = self.check_known(&name).map(|()| {
                     self.operator_stopped.insert(name.clone());
                     self.input(&name, Input::Stop(StopIntent::StayDown(ExitReason::Operator)));
+                });
+                let _ = reply.send(r);
+            }
+            Command::TimeOut(name, reply) => {
+                let r = self.check_known(&name).map(|()| {
+                    if self.programs[&name].program.phase.has_process() {
+                        self.input(&name, Input::Stop(StopIntent::Fail(ExitReason::Timeout)));
+                    }
                 });
                 let _ = reply.send(r);
             }

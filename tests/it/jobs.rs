@@ -76,6 +76,10 @@ fn a_timeout_stops_the_whole_tree_of_a_hanging_run_started_by_run_now() {
         p["job"]["last_run"]["outcome"] == "timed out" && p["pid"].is_null()
     });
     assert!(p["job"]["last_run"]["finished_at"].is_string(), "{p}");
+    assert_eq!(
+        p["last_exit"]["reason"], "timeout",
+        "a failure, not an operator stop: {p}"
+    );
     wait_for("the grandchild to be gone", DEADLINE, || {
         (!pid_alive(child)).then_some(())
     });
@@ -149,4 +153,32 @@ fn a_run_missed_while_warden_was_down_runs_once_at_start() {
         p["job"]["last_run"]["outcome"] == "succeeded"
     });
     assert!(w.stderr().contains("running it once now (missed = run_once)"));
+}
+
+#[test]
+fn overlap_queue_runs_once_more_after_and_replace_restarts() {
+    let mut w = Warden::prepare();
+    let (queue, replace) = (
+        w.path("queue.txt").display().to_string(),
+        w.path("replace.txt").display().to_string(),
+    );
+    w.write_config(&format!(
+        "[[program]]\nname = \"queued\"\ncommand = \"sh\"\nargs = [\"-c\", \"echo run >> {queue}; sleep 2.5\"]\n\
+         schedule = \"@every 1s\"\noverlap = \"queue\"\n\
+         [[program]]\nname = \"replaced\"\ncommand = \"sh\"\nargs = [\"-c\", \"echo run >> {replace}; exec sleep 1000\"]\n\
+         schedule = \"@every 1s\"\noverlap = \"replace\"\n"
+    ));
+    w.launch();
+    // queue: a due time during the run waits for it (shown), then runs right after.
+    w.wait_program("a queued run", "queued", |p| p["job"]["queued"] == true);
+    wait_for("the queued run to start after the first", DEADLINE, || {
+        (runs(&w, "queue.txt") >= 2).then_some(())
+    });
+    // replace: each due time restarts the hanging run with a new process.
+    let first = w.pid_of("replaced");
+    w.wait_program("a replaced run", "replaced", |p| {
+        p["pid"].as_i64().is_some_and(|pid| pid != first as i64)
+    });
+    assert!(runs(&w, "replace.txt") >= 2);
+    assert!(!pid_alive(first), "the replaced run is gone");
 }
