@@ -212,6 +212,17 @@ pub struct ProgramStatus {
     pub required: bool,
     /// A scheduled program's schedule, next due time and last run; `null` otherwise.
     pub job: Option<JobInfo>,
+    /// Which copy of a scaled program (`instances`) this is; `null` otherwise.
+    pub instance: Option<InstanceInfo>,
+}
+
+/// A copy of a scaled program.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstanceInfo {
+    /// The `[[program]]` name.
+    pub of: String,
+    /// From 0; the program's `INSTANCE`.
+    pub index: u32,
 }
 
 /// What `/status` shows of a scheduled program.
@@ -303,6 +314,7 @@ impl ProgramStatus {
             healthy: p.healthy,
             required: p.required,
             job: None,
+            instance: None,
         }
     }
 }

@@ -418,6 +418,7 @@ async fn dashboard(State(state): State<Shared>, request: Request) -> Response {
         .map(|(name, _)| name.clone())
         .collect();
     let jobs = state.jobs.borrow().clone();
+    let config_now = state.config.borrow().clone();
     let programs = current
         .snapshot
         .programs
@@ -425,6 +426,7 @@ async fn dashboard(State(state): State<Shared>, request: Request) -> Response {
         .map(|p| api::DashboardProgram {
             status: ProgramStatus {
                 job: job_info(&jobs, &p.name),
+                instance: instance_info(&config_now, &p.name),
                 ..ProgramStatus::new(p, now)
             },
             history: state.recorder.history(&p.name),
@@ -604,8 +606,10 @@ async fn status(State(state): State<Shared>) -> Json<Status> {
     let now = state.current();
     let mut status = Status::new(&now.snapshot, state.started_at, SystemTime::now(), state.cgroup.clone());
     let jobs = state.jobs.borrow().clone();
+    let config = state.config.borrow().clone();
     for p in &mut status.programs {
         p.job = job_info(&jobs, &p.name);
+        p.instance = instance_info(&config, &p.name);
     }
     status.system = now.system;
     status.checks = now.checks;
@@ -728,6 +732,7 @@ fn system_info(r: &SystemReport) -> SystemInfo {
 async fn programs(State(state): State<Shared>) -> Json<Vec<ProgramStatus>> {
     let now = SystemTime::now();
     let jobs = state.jobs.borrow().clone();
+    let config = state.config.borrow().clone();
     Json(
         state
             .supervisor
@@ -736,10 +741,20 @@ async fn programs(State(state): State<Shared>) -> Json<Vec<ProgramStatus>> {
             .iter()
             .map(|p| ProgramStatus {
                 job: job_info(&jobs, &p.name),
+                instance: instance_info(&config, &p.name),
                 ..ProgramStatus::new(p, now)
             })
             .collect(),
     )
+}
+
+/// A copy's part of its status.
+fn instance_info(config: &Config, name: &str) -> Option<api::InstanceInfo> {
+    let i = config.program(name)?.instance.as_ref()?;
+    Some(api::InstanceInfo {
+        of: i.of.clone(),
+        index: i.index,
+    })
 }
 
 /// A scheduled program's part of its status.
@@ -771,6 +786,7 @@ async fn program(State(state): State<Shared>, Path(name): Path<String>) -> Respo
         (Some(p), Some(spec)) => Json(ProgramDetail {
             status: ProgramStatus {
                 job: job_info(&state.jobs.borrow(), &name),
+                instance: instance_info(&config, &name),
                 ..ProgramStatus::new(p, SystemTime::now())
             },
             config: crate::redact::program_config(spec, &config.server.secret_env, &state.gate().redactor),

@@ -503,6 +503,10 @@ mod tests {
                 last_skipped: None,
                 queued: false,
             }),
+            instance: Some(InstanceInfo {
+                of: "calendar-mcp".into(),
+                index: 0,
+            }),
         }
     }
 

@@ -38,6 +38,10 @@ fn each_instance_has_its_own_port_and_probe_and_a_reload_changes_the_count() {
     w.write_config(&config(3, RANGE_A));
     w.launch();
     assert_eq!(names(&w), ["mcp-0", "mcp-1", "mcp-2"]);
+    assert_eq!(
+        w.program("mcp-1")["instance"],
+        serde_json::json!({"of": "mcp", "index": 1})
+    );
     let ports: Vec<u64> = (0..3).map(|i| healthy_port(&w, &format!("mcp-{i}"))).collect();
     assert!(
         ports[0] != ports[1] && ports[1] != ports[2] && ports[0] != ports[2],
