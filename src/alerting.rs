@@ -51,6 +51,8 @@ use crate::supervisor::Handle;
 
 /// Notifications kept in memory while the store is unavailable (oldest dropped).
 const MEMORY_OUTBOX: usize = 1000;
+/// The longest `Retry-After` a channel's server may impose.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// A channel failing this many attempts in a row is reported on the other channels.
 const FAILING_AFTER: u32 = 3;
 /// The policy's state is saved at most this often when nothing was released.
@@ -247,11 +249,11 @@ impl Outbox {
     }
 
     /// Records an attempt's outcome.
-    async fn mark(&self, id: i64, outcome: Mark<'_>) -> Result<(), String> {
+    async fn mark(&self, id: i64, outcome: &Mark) -> Result<(), String> {
         match self {
             Outbox::Store(s) => match outcome {
-                Mark::Sent(at) => s.mark_sent(id, at).await,
-                Mark::Retry(error, next) => s.mark_retry(id, error, next).await,
+                Mark::Sent(at) => s.mark_sent(id, *at).await,
+                Mark::Retry(error, next) => s.mark_retry(id, error, *next).await,
                 Mark::Failed(error) => s.mark_failed(id, error).await,
             }
             .map(drop)
@@ -262,12 +264,12 @@ impl Outbox {
                     match outcome {
                         Mark::Sent(at) => {
                             r.state = OutboxState::Sent;
-                            r.sent_at = Some(at);
+                            r.sent_at = Some(*at);
                         }
                         Mark::Retry(error, next) => {
                             r.attempts += 1;
                             r.last_error = Some(error.to_owned());
-                            r.next_attempt_at = next;
+                            r.next_attempt_at = *next;
                         }
                         Mark::Failed(error) => {
                             r.attempts += 1;
@@ -282,10 +284,12 @@ impl Outbox {
     }
 }
 
-enum Mark<'a> {
+/// An attempt's outcome, as recorded in the outbox.
+#[derive(Clone)]
+enum Mark {
     Sent(SystemTime),
-    Retry(&'a str, SystemTime),
-    Failed(&'a str),
+    Retry(String, SystemTime),
+    Failed(String),
 }
 
 fn pending(id: i64, n: NewNotification) -> Notification {
@@ -343,7 +347,7 @@ struct Worker {
     outbox: watch::Sender<Outbox>,
     metrics: Arc<Metrics>,
     deliverers: Vec<Deliverer>,
-    outcomes: mpsc::Sender<Outcome>,
+    outcomes: mpsc::UnboundedSender<Outcome>,
     redactor: Redactor,
     host: String,
     /// Last seen `up` of each check and level of each host component (signals are
@@ -376,7 +380,9 @@ async fn run(
     } = inputs;
     let mut events = handle.subscribe();
     let current = config.borrow_and_update().clone();
-    let (outcomes_tx, mut outcomes) = mpsc::channel(64);
+    // Unbounded: a delivery task must never wait on the worker (which may be waiting on
+    // it in stop_deliverers); one outcome per attempt keeps it small.
+    let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel();
     let mut w = Worker {
         handle: handle.clone(),
         policy: Policy::new(policy_config(&current.alerts)),
@@ -437,11 +443,12 @@ async fn run(
                 Err(RecvError::Lagged(n)) => tracing::warn!(skipped = n, "alerting fell behind the event stream"),
                 Err(RecvError::Closed) => break,
             },
-            Ok(()) = checks.changed() => {
+            // Once warden shuts down, what it stops (a database it supervises) is not news.
+            Ok(()) = checks.changed(), if !stopping => {
                 let list = checks.borrow_and_update().clone();
                 w.on_checks(&list);
             }
-            Ok(()) = system.changed() => {
+            Ok(()) = system.changed(), if !stopping => {
                 let report = system.borrow_and_update().clone();
                 if let Some(report) = report { w.on_system(&report); }
             }
@@ -506,7 +513,7 @@ impl Worker {
                     Ok(state) => {
                         let now = SystemTime::now();
                         self.policy = Policy::restore(policy_config(&self.config.alerts), state, now);
-                        self.resolve_unknown_programs(now);
+                        self.resolve_gone(now);
                         tracing::info!(firing = self.policy.firing().count(), "alert state restored");
                     }
                     Err(e) => tracing::error!(error = %e, "the saved alert state is unreadable: starting afresh"),
@@ -567,15 +574,37 @@ impl Worker {
         self.store_error = None;
     }
 
-    fn resolve_unknown_programs(&mut self, now: SystemTime) {
+    /// Resolves the alerts nothing will report on any more: of programs and checks no
+    /// longer configured, of channels removed, of probes removed or set to `none`.
+    fn resolve_gone(&mut self, now: SystemTime) {
+        let config = &self.config;
+        let channel_on = |c: &str| match c {
+            "email" => config.alerts.email.is_some(),
+            "slack" => config.alerts.slack.is_some(),
+            _ => false,
+        };
+        let probe_alerts = |p: &str| {
+            config
+                .program(p)
+                .and_then(|p| p.probe.as_ref())
+                .is_some_and(|probe| probe.action != ProbeAction::None)
+        };
         let gone: Vec<String> = self
             .policy
             .firing()
             .filter(|a| {
-                a.details
+                let fp = a.fingerprint.as_str();
+                let program_gone = a
+                    .details
                     .program
                     .as_deref()
-                    .is_some_and(|p| self.config.program(p).is_none())
+                    .is_some_and(|p| config.program(p).is_none());
+                let check_gone = fp
+                    .strip_prefix("check_down:")
+                    .is_some_and(|c| !config.checks.iter().any(|k| k.name == c));
+                let channel_gone = rules::delivery_channel(fp).is_some_and(|c| !channel_on(c));
+                let probe_gone = fp.strip_prefix("probe_failing:").is_some_and(|p| !probe_alerts(p));
+                program_gone || check_gone || channel_gone || probe_gone
             })
             .map(|a| a.fingerprint.clone())
             .collect();
@@ -585,11 +614,12 @@ impl Worker {
     }
 
     async fn on_event(&mut self, event: &Event) {
-        // A probe's alert: none with `action = "none"`, else at its `severity`.
+        // A probe's alert: none with `action = "none"` (its end still resolves one
+        // raised before), else at its `severity`.
         let mut probe_severity = None;
-        if let EventKind::ProbeChanged { program, .. } = &event.kind {
+        if let EventKind::ProbeChanged { program, healthy, .. } = &event.kind {
             let probe = self.config.program(program).and_then(|p| p.probe.as_ref());
-            if probe.is_some_and(|p| p.action == ProbeAction::None) {
+            if !healthy && probe.is_some_and(|p| p.action == ProbeAction::None) {
                 return;
             }
             probe_severity = probe.map(|p| p.severity);
@@ -642,7 +672,20 @@ impl Worker {
 
     fn on_system(&mut self, report: &SystemReport) {
         let now = SystemTime::now();
-        for f in report.findings() {
+        let findings = report.findings();
+        // A component no longer measured (a mount removed) cannot clear by itself.
+        let absent: Vec<String> = self
+            .policy
+            .firing()
+            .filter_map(|a| a.fingerprint.strip_prefix("system:"))
+            .filter(|c| !findings.iter().any(|f| f.component == *c))
+            .map(rules::system_fingerprint)
+            .collect();
+        for fingerprint in absent {
+            self.policy.signal(Signal::Resolve { fingerprint, at: now }, now);
+            self.dirty = true;
+        }
+        for f in findings {
             if self.system_seen.get(&f.component) == Some(&f.level) {
                 continue;
             }
@@ -674,13 +717,13 @@ impl Worker {
         self.redactor = Redactor::new(&new);
         let old = std::mem::replace(&mut self.config, new);
         if old.alerts == self.config.alerts {
-            self.resolve_unknown_programs(SystemTime::now());
+            self.resolve_gone(SystemTime::now());
             return;
         }
         let now = SystemTime::now();
         let state = self.policy.state();
         self.policy = Policy::restore(policy_config(&self.config.alerts), state, now);
-        self.resolve_unknown_programs(now);
+        self.resolve_gone(now);
         self.dirty = true;
         let changed: Vec<&'static str> = [
             ("email", old.alerts.email != self.config.alerts.email),
@@ -929,12 +972,28 @@ async fn deliver(
     stop: CancellationToken,
     (initial, max): (Duration, Duration),
     metrics: Arc<Metrics>,
-    outcomes: mpsc::Sender<Outcome>,
+    outcomes: mpsc::UnboundedSender<Outcome>,
 ) {
     let name = channel.name();
     let mut failing = 0u32;
+    // An attempt whose outcome the outbox could not record: recorded before anything
+    // else is sent, so a store that cannot be written does not make the same
+    // notification go out again and again.
+    let mut unrecorded: Option<(i64, Mark)> = None;
     loop {
         let current = outbox.borrow_and_update().clone();
+        if let Some((id, mark)) = unrecorded.take() {
+            if let Err(e) = current.mark(id, &mark).await {
+                tracing::error!(channel = name, error = %e, "still cannot record a delivery in the outbox: waiting");
+                unrecorded = Some((id, mark));
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = outbox.changed() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                }
+                continue;
+            }
+        }
         let wait = match current.head(name).await {
             Err(e) => {
                 tracing::error!(channel = name, error = %e, "cannot read the alert outbox");
@@ -964,20 +1023,26 @@ async fn deliver(
                             failing += 1;
                             metrics.alerts_failed.with_label_values(&[name]).inc();
                             tracing::error!(channel = name, subject = %n.subject, error = %reason, "alert notification failed for good (kept in the outbox as failed)");
-                            (Mark::Failed(reason), Some((reason.clone(), true, failing)))
+                            (Mark::Failed(reason.clone()), Some((reason.clone(), true, failing)))
                         }
                         Err(SendError::Transient { reason, retry_after }) => {
                             failing += 1;
                             let backoff = initial.saturating_mul(1 << n.attempts.min(20)).min(max);
-                            let delay = retry_after.map_or(backoff, |r| r.max(backoff));
+                            // A server's Retry-After is honoured, within reason.
+                            let delay = retry_after.map_or(backoff, |r| r.min(MAX_RETRY_AFTER).max(backoff));
                             tracing::warn!(channel = name, subject = %n.subject, error = %reason, retry_in = ?delay, attempt = n.attempts + 1, "alert notification not delivered: retrying");
-                            (Mark::Retry(reason, now + delay), Some((reason.clone(), false, failing)))
+                            let next = now.checked_add(delay).unwrap_or(now + max);
+                            (
+                                Mark::Retry(reason.clone(), next),
+                                Some((reason.clone(), false, failing)),
+                            )
                         }
                     };
-                    if let Err(e) = current.mark(n.id, mark).await {
+                    if let Err(e) = current.mark(n.id, &mark).await {
                         tracing::error!(channel = name, error = %e, "cannot record a delivery in the outbox");
+                        unrecorded = Some((n.id, mark));
                     }
-                    let _ = outcomes.send(Outcome { channel: name, failure }).await;
+                    let _ = outcomes.send(Outcome { channel: name, failure });
                     if stop.is_cancelled() {
                         return;
                     }

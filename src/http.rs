@@ -1361,6 +1361,8 @@ async fn silence(State(state): State<Shared>, body: Result<Json<api::SilenceRequ
             }
         },
         (None, Some(d)) => match crate::config::parse_duration(d) {
+            // Checked before adding: a duration of centuries must not overflow the time.
+            Ok(d) if d > MAX_SILENCE => return error(StatusCode::BAD_REQUEST, "a silence may last at most 30 days"),
             Ok(d) => now + d,
             Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid duration {d:?}: {e}")),
         },

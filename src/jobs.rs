@@ -83,23 +83,34 @@ async fn run(
     let current = config.borrow_and_update().clone();
     let state_file = current.supervisor.data_dir.join(STATE_FILE);
     let mut last_due = read_state(&state_file);
-    let mut jobs = jobs_of(&current, &BTreeMap::new(), SystemTime::now());
-    // Missed while warden was down: run once now.
     let now = SystemTime::now();
-    for (name, job) in &jobs {
-        // Due again since the last due time warden saw (for `@every`: a period passed).
-        let missed = last_due.get(name).is_some_and(|&last| {
-            job.spec
-                .schedule
-                .next_after(last, &job.spec.zone)
-                .is_some_and(|t| t <= now)
-        });
+    let mut jobs = jobs_of(&current, &BTreeMap::new(), now);
+    // Missed while warden was down: run once now, or not; either way that due time is
+    // settled (recorded), so the next start does not count it again.
+    let mut settled = false;
+    for (name, job) in jobs.iter_mut() {
+        let Some(&last) = last_due.get(name) else { continue };
+        let missed = job
+            .spec
+            .schedule
+            .next_after(last, &job.spec.zone)
+            .is_some_and(|t| t <= now);
         if missed && job.spec.missed == Missed::RunOnce {
             tracing::info!(job = %name, "due while warden was down: running it once now (missed = run_once)");
             let _ = handle.start(name).await;
         } else if missed {
             tracing::info!(job = %name, "due while warden was down: skipped (missed = skip)");
         }
+        if missed {
+            last_due.insert(name.clone(), now);
+            settled = true;
+        } else if job.spec.schedule.is_every() {
+            // `@every` goes on from its last run, not from this start of warden.
+            job.view.next_due = job.spec.schedule.next_after(last, &job.spec.zone);
+        }
+    }
+    if settled {
+        write_state(&state_file, &last_due);
     }
     loop {
         publish(&views, &jobs);
@@ -143,10 +154,9 @@ async fn run(
             };
             fire(&handle, name, job, due).await;
             last_due.insert(name.clone(), due);
-            job.view.next_due = job
-                .spec
-                .schedule
-                .next_after(if job.spec.schedule.is_every() { now } else { due }, &job.spec.zone);
+            // From now, not from `due`: after a jump of the clock (NTP at boot, a resumed
+            // VM) the due times in between are not run one after the other.
+            job.view.next_due = job.spec.schedule.next_after(now, &job.spec.zone);
             fired = true;
         }
         if fired {
@@ -170,6 +180,26 @@ fn jobs_of(config: &Config, old: &BTreeMap<String, Job>, now: SystemTime) -> BTr
                     deadline: o.deadline,
                     pid: o.pid,
                 },
+                // Changed by a reload: a run going on keeps a deadline (the new timeout,
+                // from when it started).
+                Some(o) if o.pid.is_some() => {
+                    let started = o.view.last_run.as_ref().map(|r| r.started_at);
+                    let deadline = match (started, spec.timeout) {
+                        (Some(s), Some(t)) => s.checked_add(t),
+                        _ => None,
+                    };
+                    Job {
+                        view: JobView {
+                            schedule: spec.schedule.as_str().to_owned(),
+                            timezone: spec.zone.name().to_owned(),
+                            next_due: spec.schedule.next_after(now, &spec.zone),
+                            ..o.view.clone()
+                        },
+                        spec,
+                        deadline,
+                        pid: o.pid,
+                    }
+                }
                 o => {
                     let view = JobView {
                         schedule: spec.schedule.as_str().to_owned(),
@@ -226,7 +256,7 @@ async fn on_event(handle: &Handle, jobs: &mut BTreeMap<String, Job>, kind: &Even
         EventKind::Spawned { program, pid } => {
             if let Some(job) = jobs.get_mut(program) {
                 job.pid = Some(*pid);
-                job.deadline = job.spec.timeout.map(|t| at + t);
+                job.deadline = job.spec.timeout.and_then(|t| at.checked_add(t));
                 job.view.last_run = Some(Run {
                     started_at: at,
                     finished_at: None,

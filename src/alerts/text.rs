@@ -216,32 +216,73 @@ pub fn escape_slack(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
+/// Slack's limits: a section's text, a field's text, and how many alerts one message
+/// carries in full (Slack refuses a message over its limits with a 400, for good).
+const SLACK_TEXT: usize = 2900;
+const SLACK_FIELD: usize = 1900;
+const SLACK_ALERTS: usize = 20;
+/// Of the stderr tails, at most this much (the last lines) across a message.
+const SLACK_STDERR_TOTAL: usize = 6000;
+
 /// The incoming-webhook payload: the subject as fallback text and one attachment per
-/// alert, coloured by severity, with blocks for summary, details and stderr.
+/// alert, coloured by severity, with blocks for summary, details and stderr. Kept
+/// within Slack's limits: long texts are cut (stderr keeps its last lines), and past
+/// 20 alerts one line counts the rest.
 pub fn slack(n: &Notification) -> Value {
-    let attachments: Vec<Value> = n
+    let stderr_each = SLACK_STDERR_TOTAL / n.alerts.len().clamp(1, SLACK_ALERTS);
+    let mut attachments: Vec<Value> = n
         .alerts
         .iter()
+        .take(SLACK_ALERTS)
         .map(|a| {
             let fields: Vec<Value> = detail_lines(a)
                 .into_iter()
-                .map(|(k, v)| json!({"type": "mrkdwn", "text": format!("*{k}*\n{}", escape_slack(&v))}))
+                .map(|(k, v)| json!({"type": "mrkdwn", "text": head(&format!("*{k}*\n{}", escape_slack(&v)), SLACK_FIELD)}))
                 .collect();
+            let summary = format!("*[{}]* {}", status_label(a), escape_slack(&a.summary));
             let mut blocks = vec![
-                json!({"type": "section", "text": {"type": "mrkdwn",
-                    "text": format!("*[{}]* {}", status_label(a), escape_slack(&a.summary))}}),
+                json!({"type": "section", "text": {"type": "mrkdwn", "text": head(&summary, SLACK_TEXT)}}),
                 // A section holds at most 10 fields.
                 json!({"type": "section", "fields": fields.into_iter().take(10).collect::<Vec<_>>()}),
             ];
             if !a.details.stderr_tail.is_empty() {
                 let tail = escape_slack(&a.details.stderr_tail.join("\n")).replace("```", "'''");
+                let tail = tail_of(&tail, stderr_each.min(SLACK_TEXT - 6));
                 blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
                     "text": format!("```{tail}```")}}));
             }
             json!({"color": colour(a), "blocks": blocks})
         })
         .collect();
-    json!({"text": escape_slack(&n.subject), "attachments": attachments})
+    if n.alerts.len() > SLACK_ALERTS {
+        let more = n.alerts.len() - SLACK_ALERTS;
+        attachments.push(json!({"blocks": [{"type": "section", "text": {"type": "mrkdwn",
+            "text": format!("…and {more} more (all of them in `GET /api/v1/alerts`)")}}]}));
+    }
+    json!({"text": head(&escape_slack(&n.subject), SLACK_TEXT), "attachments": attachments})
+}
+
+/// The first `max` characters of `s`, `…` marking a cut.
+fn head(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The last `max` characters of `s`, from the start of a line when it can, `…`
+/// marking a cut.
+fn tail_of(s: &str, max: usize) -> String {
+    let count = s.chars().count();
+    if count <= max {
+        return s.to_owned();
+    }
+    let start = s.char_indices().nth(count - max + 2).map_or(0, |(i, _)| i);
+    let rest = &s[start..];
+    let rest = rest.find('\n').map_or(rest, |nl| &rest[nl + 1..]);
+    format!("…\n{rest}")
 }
 
 #[cfg(test)]
@@ -387,5 +428,44 @@ mod tests {
                 .map(severity_colour)
                 .into();
         assert_eq!(colours.len(), 4);
+    }
+
+    #[test]
+    fn slack_payloads_stay_within_slacks_limits() {
+        // 200 lines of a long stack trace on each of 30 alerts.
+        let alerts: Vec<Alert> = (0..30)
+            .map(|i| {
+                let mut a = alert(
+                    &format!("program_crashed:p{i}"),
+                    Severity::Error,
+                    "crashed",
+                    AlertStatus::Firing,
+                );
+                a.details.stderr_tail = (0..200).map(|l| format!("line {l} <{}>", "x".repeat(80))).collect();
+                a.details.reason = Some("r".repeat(5000));
+                a
+            })
+            .collect();
+        let v = slack(&notification(alerts));
+        let attachments = v["attachments"].as_array().unwrap();
+        assert_eq!(attachments.len(), 21, "20 alerts and one line for the rest");
+        assert!(attachments[20].to_string().contains("and 10 more"));
+        let mut stderr_total = 0;
+        for a in &attachments[..20] {
+            for block in a["blocks"].as_array().unwrap() {
+                if let Some(text) = block["text"]["text"].as_str() {
+                    assert!(text.chars().count() <= 3000, "{}", text.len());
+                    if text.starts_with("```") {
+                        stderr_total += text.chars().count();
+                        // The last lines are kept.
+                        assert!(text.contains("line 199 &lt;"), "{text}");
+                    }
+                }
+                for f in block["fields"].as_array().into_iter().flatten() {
+                    assert!(f["text"].as_str().unwrap().chars().count() <= 2000);
+                }
+            }
+        }
+        assert!(stderr_total <= 6000 + 20 * 10, "{stderr_total}");
     }
 }

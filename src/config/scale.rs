@@ -8,6 +8,8 @@ use super::{Config, Dependency, Instance, PortSpec, ProgramSpec, Secret};
 
 /// Most copies of one program.
 pub const MAX_INSTANCES: u32 = 100;
+/// Longest program name (a copy's included).
+pub const MAX_NAME_LEN: usize = 63;
 
 /// Why a program cannot be scaled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +84,17 @@ pub fn scaled(config: &Config, name: &str, count: u32) -> Result<Config, ScaleEr
     if count == 0 || count > MAX_INSTANCES {
         return Err(ScaleError::Refused(format!(
             "instances must be from 1 to {MAX_INSTANCES}, not {count}"
+        )));
+    }
+    if let (Some(PortSpec::Fixed(port)), true) = (template.port, count > 1) {
+        return Err(ScaleError::Refused(format!(
+            "{count} instances cannot share the fixed port {port}: give {name} port = \"auto\" to scale it"
+        )));
+    }
+    if instance_name(name, count - 1).len() > MAX_NAME_LEN {
+        return Err(ScaleError::Refused(format!(
+            "{} would be longer than {MAX_NAME_LEN} characters: shorten the program name",
+            instance_name(name, count - 1)
         )));
     }
     if template.port == Some(PortSpec::Auto) {

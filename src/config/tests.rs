@@ -1678,6 +1678,13 @@ fn scaling_keeps_existing_copies_and_updates_dependents() {
     ] {
         assert_eq!(scaled(&one, name, n), Err(error), "{name} {n}");
     }
+    let fixed = ok("[[program]]\nname = \"web\"\ncommand = \"x\"\ninstances = 1\nport = 8080\n");
+    assert_eq!(
+        scaled(&fixed, "web", 2),
+        Err(ScaleError::Refused(
+            "2 instances cannot share the fixed port 8080: give web port = \"auto\" to scale it".into()
+        ))
+    );
     let clash = ok(&format!("{}[[program]]\nname = \"mcp-2\"\ncommand = \"w\"\n", text(1)));
     assert_eq!(
         scaled(&clash, "mcp", 3),
@@ -1999,4 +2006,12 @@ fn the_documented_job_example_is_valid() {
         (Some(Duration::from_secs(3600)), Missed::RunOnce)
     );
     assert_eq!(c.program("briefing").unwrap().max_restarts, 2);
+}
+
+#[test]
+fn absurd_durations_are_refused() {
+    assert_eq!(
+        one_error("[alerts]\nrepeat_interval = \"300000000000y\"\n"),
+        "w.toml:2:19: invalid duration \"300000000000y\" for alerts.repeat_interval: at most 10 years"
+    );
 }

@@ -34,13 +34,16 @@ pub use server::{MIN_TOKEN_LEN, TOKEN_ENV};
 
 use super::interp::{self, is_env_name};
 use super::raw::{self, RawConfig, RawDependency, RawProbe, RawProgram, Scalar, Segment};
-use super::scale::{self, MAX_INSTANCES};
+use super::scale::{self, MAX_INSTANCES, MAX_NAME_LEN};
 use super::units;
 use super::{
     BackoffSpec, CheckKind, CheckSpec, Config, ConfigError, ConfigErrors, Dependency, DependencyCondition, Jitter,
     LogConfig, MetricsConfig, PortRange, PortSpec, ProbeAction, ProbeKind, ProbePort, ProbeSpec, ProgramSpec,
     RestartPolicy, Rotation, Secret, StatusRange, SupervisorConfig, SystemConfig, Thresholds,
 };
+
+/// The longest duration any key takes.
+const MAX_DURATION: Duration = Duration::from_secs(10 * 366 * 24 * 3600);
 
 // Defaults, as documented in docs/configuration.md and config/warden.toml.
 const DEFAULT_DATA_DIR: &str = "./data";
@@ -63,7 +66,6 @@ const DEFAULT_RESTART_WINDOW: Duration = Duration::from_secs(10 * 60);
 const DEFAULT_START_PERIOD: Duration = Duration::from_secs(1);
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_MEMORY_LIMIT_GRACE: Duration = Duration::from_secs(10);
-const MAX_NAME_LEN: usize = 63;
 const DEFAULT_PORTS: PortRange = PortRange {
     first: 9100,
     last: 9199,
@@ -1520,7 +1522,11 @@ impl Validator<'_> {
     fn duration(&mut self, value: Option<&Spanned<Scalar>>, key: &str, default: Duration) -> Duration {
         let Some(value) = value else { return default };
         let result = match value.get_ref() {
-            Scalar::Str(s) => units::parse_duration(s),
+            // Longer is a mistake, and would overflow the time arithmetic it feeds.
+            Scalar::Str(s) => units::parse_duration(s).and_then(|d| match d > MAX_DURATION {
+                true => Err("at most 10 years".to_owned()),
+                false => Ok(d),
+            }),
             _ => Err("write a string with a unit, like \"10s\", \"250ms\" or \"5m\"".to_owned()),
         };
         result.unwrap_or_else(|e| {

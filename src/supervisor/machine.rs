@@ -288,8 +288,9 @@ impl Program {
     fn start(&mut self, now: Instant, out: &mut Vec<Action>) {
         match self.phase {
             Phase::Stopped | Phase::Exited | Phase::Failed | Phase::Waiting => {
-                if self.phase == Phase::Failed {
-                    // An operator gives a failed program a fresh budget.
+                if matches!(self.phase, Phase::Failed | Phase::Exited) {
+                    // A start after the program ended (an operator's, or a scheduled
+                    // job's next run) begins with a fresh restart budget and backoff.
                     self.recent_restarts.clear();
                     self.backoff.reset();
                 }

@@ -151,6 +151,13 @@ fn a_run_missed_while_warden_was_down_runs_once_at_start() {
         p["job"]["last_run"]["outcome"] == "succeeded"
     });
     assert!(w.stderr().contains("running it once now (missed = run_once)"));
+    // Settled: the state file moved on, so the next start does not run it again.
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path("data/jobs.json")).unwrap()).unwrap();
+    assert!(
+        state["backup"].as_u64().unwrap() > 1_700_000_000_000 + 86_400_000,
+        "{state}"
+    );
 }
 
 #[test]
