@@ -194,13 +194,13 @@ impl Outbox {
                 let mut ids = Vec::new();
                 for n in ns {
                     let id = rows.back().map_or(1, |r| r.id + 1);
-                    rows.push_back(pending(id, n.clone()));
+                    rows.push_back(Notification::pending(id, n.clone()));
                     ids.push(id);
                 }
                 while rows.len() > MEMORY_OUTBOX {
                     if let Some(dropped) = rows.pop_front() {
                         if dropped.state == OutboxState::Pending {
-                            tracing::error!(channel = %dropped.channel, subject = %dropped.subject, "alert outbox in memory is full: dropped the oldest notification");
+                            tracing::error!(channel = %dropped.message.channel, subject = %dropped.message.subject, "alert outbox in memory is full: dropped the oldest notification");
                         }
                     }
                 }
@@ -216,7 +216,7 @@ impl Outbox {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .iter()
-                .find(|r| r.channel == channel && r.state == OutboxState::Pending)
+                .find(|r| r.message.channel == channel && r.state == OutboxState::Pending)
                 .cloned()),
         }
     }
@@ -269,7 +269,7 @@ impl Outbox {
                         Mark::Retry(error, next) => {
                             r.attempts += 1;
                             r.last_error = Some(error.to_owned());
-                            r.next_attempt_at = *next;
+                            r.message.next_attempt_at = *next;
                         }
                         Mark::Failed(error) => {
                             r.attempts += 1;
@@ -290,27 +290,6 @@ enum Mark {
     Sent(SystemTime),
     Retry(String, SystemTime),
     Failed(String),
-}
-
-fn pending(id: i64, n: NewNotification) -> Notification {
-    Notification {
-        id,
-        created_at: n.created_at,
-        channel: n.channel,
-        fingerprint: n.fingerprint,
-        status: n.status,
-        severity: n.severity,
-        subject: n.subject,
-        body_text: n.body_text,
-        body_html: n.body_html,
-        payload: n.payload,
-        alerts: n.alerts,
-        attempts: 0,
-        next_attempt_at: n.next_attempt_at,
-        state: OutboxState::Pending,
-        last_error: None,
-        sent_at: None,
-    }
 }
 
 // --- the worker ---------------------------------------------------------------------
@@ -540,19 +519,7 @@ impl Worker {
                 .unwrap_or_else(|e| e.into_inner())
                 .iter()
                 .filter(|r| r.state == OutboxState::Pending)
-                .map(|r| NewNotification {
-                    created_at: r.created_at,
-                    channel: r.channel.clone(),
-                    fingerprint: r.fingerprint.clone(),
-                    status: r.status,
-                    severity: r.severity.clone(),
-                    subject: r.subject.clone(),
-                    body_text: r.body_text.clone(),
-                    body_html: r.body_html.clone(),
-                    payload: r.payload.clone(),
-                    alerts: r.alerts.clone(),
-                    next_attempt_at: r.next_attempt_at,
-                })
+                .map(|r| r.message.clone())
                 .collect();
             // Stop the memory deliverers first so nothing is sent from both.
             self.stop_deliverers().await;
@@ -868,7 +835,7 @@ impl Worker {
             let mut busy = false;
             for d in &self.deliverers {
                 if let Ok(Some(head)) = outbox.head(d.name).await {
-                    busy |= head.next_attempt_at <= SystemTime::now();
+                    busy |= head.message.next_attempt_at <= SystemTime::now();
                 }
             }
             if !busy || tokio::time::Instant::now() >= deadline {
@@ -1000,14 +967,14 @@ async fn deliver(
                 Some(Duration::from_secs(5))
             }
             Ok(None) => None,
-            Ok(Some(n)) => match n.next_attempt_at.duration_since(SystemTime::now()) {
+            Ok(Some(row)) => match row.message.next_attempt_at.duration_since(SystemTime::now()) {
                 Ok(wait) if !wait.is_zero() => Some(wait),
                 _ => {
-                    let body_html = n.body_html.as_deref();
+                    let n = &row.message;
                     let message = Message {
                         subject: &n.subject,
                         text: &n.body_text,
-                        html: body_html,
+                        html: n.body_html.as_deref(),
                         slack: n.payload.as_deref(),
                     };
                     let result = channel.send(&message).await;
@@ -1027,10 +994,10 @@ async fn deliver(
                         }
                         Err(SendError::Transient { reason, retry_after }) => {
                             failing += 1;
-                            let backoff = initial.saturating_mul(1 << n.attempts.min(20)).min(max);
+                            let backoff = initial.saturating_mul(1 << row.attempts.min(20)).min(max);
                             // A server's Retry-After is honoured, within reason.
                             let delay = retry_after.map_or(backoff, |r| r.min(MAX_RETRY_AFTER).max(backoff));
-                            tracing::warn!(channel = name, subject = %n.subject, error = %reason, retry_in = ?delay, attempt = n.attempts + 1, "alert notification not delivered: retrying");
+                            tracing::warn!(channel = name, subject = %n.subject, error = %reason, retry_in = ?delay, attempt = row.attempts + 1, "alert notification not delivered: retrying");
                             let next = now.checked_add(delay).unwrap_or(now + max);
                             (
                                 Mark::Retry(reason.clone(), next),
@@ -1038,9 +1005,9 @@ async fn deliver(
                             )
                         }
                     };
-                    if let Err(e) = current.mark(n.id, &mark).await {
+                    if let Err(e) = current.mark(row.id, &mark).await {
                         tracing::error!(channel = name, error = %e, "cannot record a delivery in the outbox");
-                        unrecorded = Some((n.id, mark));
+                        unrecorded = Some((row.id, mark));
                     }
                     let _ = outcomes.send(Outcome { channel: name, failure });
                     if stop.is_cancelled() {

@@ -1310,19 +1310,20 @@ fn firing_alerts(view: &crate::alerting::View) -> Vec<api::AlertInfo> {
 }
 
 fn notification_info(n: &crate::store::Notification) -> api::NotificationInfo {
+    let m = &n.message;
     api::NotificationInfo {
         id: n.id,
-        channel: n.channel.clone(),
-        subject: n.subject.clone(),
-        status: n.status.as_str().to_owned(),
-        severity: n.severity.clone(),
+        channel: m.channel.clone(),
+        subject: m.subject.clone(),
+        status: m.status.as_str().to_owned(),
+        severity: m.severity.clone(),
         state: n.state.as_str().to_owned(),
         attempts: n.attempts,
         last_error: n.last_error.clone(),
-        created_at: api::rfc3339(n.created_at),
+        created_at: api::rfc3339(m.created_at),
         sent_at: n.sent_at.map(api::rfc3339),
-        next_attempt_at: (n.state == OutboxState::Pending).then(|| api::rfc3339(n.next_attempt_at)),
-        alerts: serde_json::from_str(&n.alerts).unwrap_or_default(),
+        next_attempt_at: (n.state == OutboxState::Pending).then(|| api::rfc3339(m.next_attempt_at)),
+        alerts: serde_json::from_str(&m.alerts).unwrap_or_default(),
     }
 }
 
@@ -1435,7 +1436,7 @@ async fn alert_test(State(state): State<Shared>, query: Result<Query<AlertTestQu
         };
         results.push(match result {
             Ok(Some(n)) => api::AlertTestResult {
-                channel: n.channel,
+                channel: n.message.channel,
                 id,
                 state: n.state.as_str().to_owned(),
                 error: match n.state {

@@ -135,30 +135,34 @@ pub struct NewNotification {
     pub payload: Option<String>,
     /// The alerts it carries, as JSON (for the API).
     pub alerts: String,
-    /// The first attempt (usually `created_at`).
+    /// The next attempt (the first: usually `created_at`).
     pub next_attempt_at: SystemTime,
 }
 
-/// A notification in the outbox.
+/// A notification in the outbox: what was enqueued, and how its delivery goes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
     pub id: i64,
-    pub created_at: SystemTime,
-    pub channel: String,
-    pub fingerprint: String,
-    pub status: AlertStatus,
-    pub severity: String,
-    pub subject: String,
-    pub body_text: String,
-    pub body_html: Option<String>,
-    pub payload: Option<String>,
-    pub alerts: String,
+    pub message: NewNotification,
     /// Failed attempts so far.
     pub attempts: u32,
-    pub next_attempt_at: SystemTime,
     pub state: OutboxState,
     pub last_error: Option<String>,
     pub sent_at: Option<SystemTime>,
+}
+
+impl Notification {
+    /// `message` as just enqueued under `id`.
+    pub fn pending(id: i64, message: NewNotification) -> Notification {
+        Notification {
+            id,
+            message,
+            attempts: 0,
+            state: OutboxState::Pending,
+            last_error: None,
+            sent_at: None,
+        }
+    }
 }
 
 impl AlertStatus {
@@ -610,18 +614,20 @@ fn notification(row: NotificationRow) -> Result<Notification, StoreError> {
     ) = row;
     Ok(Notification {
         id,
-        created_at: from_unix_ms(created_at),
-        channel,
-        fingerprint,
-        status: status.parse()?,
-        severity,
-        subject,
-        body_text,
-        body_html,
-        payload,
-        alerts,
+        message: NewNotification {
+            created_at: from_unix_ms(created_at),
+            channel,
+            fingerprint,
+            status: status.parse()?,
+            severity,
+            subject,
+            body_text,
+            body_html,
+            payload,
+            alerts,
+            next_attempt_at: from_unix_ms(next_attempt_at),
+        },
         attempts: u32::try_from(attempts).map_err(|_| StoreError::Corrupt(format!("attempts {attempts}")))?,
-        next_attempt_at: from_unix_ms(next_attempt_at),
         state: state.parse()?,
         last_error,
         sent_at: sent_at.map(from_unix_ms),

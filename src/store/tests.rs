@@ -125,19 +125,25 @@ async fn fifo_per_channel_and_state(backend: &Backend) {
     assert_eq!(store.load_state().await.unwrap().as_deref(), Some("{\"v\":2}"));
 
     let head = store.head("email").await.unwrap().unwrap();
-    assert_eq!(head.subject, "first");
+    assert_eq!(head.message.subject, "first");
     store.mark_retry(head.id, "451 later", t(100)).await.unwrap();
     // Not due, but still the head: "second" waits behind it.
     assert_eq!(store.head("email").await.unwrap().unwrap().id, head.id);
     let s = store.head("slack").await.unwrap().unwrap();
-    assert_eq!(s.payload.as_deref(), Some("{\"text\":\"x\"}"));
-    assert_eq!(store.notification(s.id).await.unwrap().unwrap().subject, "to slack");
+    assert_eq!(s.message.payload.as_deref(), Some("{\"text\":\"x\"}"));
+    assert_eq!(
+        store.notification(s.id).await.unwrap().unwrap().message.subject,
+        "to slack"
+    );
 
     store.mark_failed(head.id, "550 refused").await.unwrap();
-    assert_eq!(store.head("email").await.unwrap().unwrap().subject, "second");
+    assert_eq!(store.head("email").await.unwrap().unwrap().message.subject, "second");
     assert_eq!(store.requeue_failed("email", t(0), t(200)).await.unwrap(), 1);
     let again = store.notification(head.id).await.unwrap().unwrap();
-    assert_eq!((again.state, again.next_attempt_at), (OutboxState::Pending, t(200)));
+    assert_eq!(
+        (again.state, again.message.next_attempt_at),
+        (OutboxState::Pending, t(200))
+    );
     assert_eq!(store.head("email").await.unwrap().unwrap().id, head.id);
     store.close().await;
 }
@@ -208,13 +214,16 @@ async fn enqueued_survives_restart(backend: &Backend) {
     assert_eq!(due.len(), 1, "{due:?}");
     let n = &due[0];
     assert_eq!(n.id, id);
-    assert_eq!(n.subject, "api is down");
-    assert_eq!(n.body_html.as_deref(), Some("<p>api exited</p>"));
+    assert_eq!(n.message.subject, "api is down");
+    assert_eq!(n.message.body_html.as_deref(), Some("<p>api exited</p>"));
     assert_eq!(
-        (n.state, n.status, n.attempts),
+        (n.state, n.message.status, n.attempts),
         (OutboxState::Pending, AlertStatus::Firing, 0)
     );
-    assert_eq!((n.created_at, n.next_attempt_at, n.sent_at), (t(0), t(0), None));
+    assert_eq!(
+        (n.message.created_at, n.message.next_attempt_at, n.sent_at),
+        (t(0), t(0), None)
+    );
     assert!(store.mark_sent(id, t(2)).await.unwrap());
     assert!(
         !store.mark_sent(id, t(3)).await.unwrap(),
@@ -253,9 +262,9 @@ async fn retry_scheduling(backend: &Backend) {
     assert_eq!(ids(due.clone()), [first, third]);
     assert_eq!(due[0].attempts, 1);
     assert_eq!(due[0].last_error.as_deref(), Some("421 try later"));
-    assert_eq!(due[0].next_attempt_at, t(10));
-    assert_eq!(due[1].status, AlertStatus::Resolved);
-    assert_eq!(due[1].body_html, None);
+    assert_eq!(due[0].message.next_attempt_at, t(10));
+    assert_eq!(due[1].message.status, AlertStatus::Resolved);
+    assert_eq!(due[1].message.body_html, None);
 
     assert!(store.mark_retry(first, "connection refused", t(20)).await.unwrap());
     let n = store.due(t(20), 1).await.unwrap().remove(0);
