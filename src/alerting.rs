@@ -450,6 +450,8 @@ async fn run(
                     w.policy.silence(silence, SystemTime::now());
                     w.dirty = true;
                     w.save().await;
+                    // Shown before the answer: a GET right after the POST sees it.
+                    w.publish(&view);
                     let _ = reply.send(());
                 }
                 Command::Test { channel, reply } => { let _ = reply.send(w.test(channel).await); }

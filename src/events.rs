@@ -20,8 +20,6 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 4] = [Self::Info, Self::Warning, Self::Error, Self::Critical];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Info => "info",

@@ -8,9 +8,9 @@
 //! so no type is backend-specific.
 //!
 //! The delivery guarantee of alerts rests on the outbox: a notification is
-//! [`Store::enqueue`]d before any attempt to send it, and [`Store::due`] returns it —
-//! after any number of restarts — until it is marked sent or failed.
-//! Delivery is first in, first out per channel ([`Store::head`]), so a RESOLVED notice
+//! enqueued before any attempt to send it, and [`Store::head`] returns it — after any
+//! number of restarts — until it is marked sent or failed.
+//! Delivery is first in, first out per channel, so a RESOLVED notice
 //! never overtakes its FIRING one, even across retries. The alert policy's state is
 //! saved in the same transaction as the notifications it released
 //! ([`Store::enqueue_with_state`]): after a crash either both are there or neither.
@@ -418,21 +418,45 @@ impl Store {
     // --- the outbox -----------------------------------------------------------------
 
     /// Put a notification in the outbox, `pending`; returns its id.
+    #[cfg(test)]
     pub async fn enqueue(&self, n: &NewNotification) -> Result<i64, StoreError> {
-        Ok(on_pool!(self, pool => insert_notification(n).fetch_one(pool).await?))
+        Ok(self.insert(std::slice::from_ref(n), None).await?[0])
     }
 
     /// Put notifications in the outbox and save the alert policy's state, in one
     /// transaction; returns their ids.
     pub async fn enqueue_with_state(&self, ns: &[NewNotification], state: &str) -> Result<Vec<i64>, StoreError> {
+        self.insert(ns, Some(state)).await
+    }
+
+    async fn insert(&self, ns: &[NewNotification], state: Option<&str>) -> Result<Vec<i64>, StoreError> {
+        let sql = "INSERT INTO outbox (created_at, channel, fingerprint, status, severity, subject, body_text, \
+                   body_html, payload, alerts, attempts, next_attempt_at, state) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, 'pending') RETURNING id";
         let now = unix_ms(SystemTime::now());
         Ok(on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut ids = Vec::with_capacity(ns.len());
             for n in ns {
-                ids.push(insert_notification(n).fetch_one(&mut *tx).await?);
+                let id = sqlx::query_scalar(sql)
+                    .bind(unix_ms(n.created_at))
+                    .bind(&n.channel)
+                    .bind(&n.fingerprint)
+                    .bind(n.status.as_str())
+                    .bind(&n.severity)
+                    .bind(&n.subject)
+                    .bind(&n.body_text)
+                    .bind(&n.body_html)
+                    .bind(&n.payload)
+                    .bind(&n.alerts)
+                    .bind(unix_ms(n.next_attempt_at))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                ids.push(id);
             }
-            sqlx::query(SAVE_STATE).bind(state).bind(now).execute(&mut *tx).await?;
+            if let Some(state) = state {
+                sqlx::query(SAVE_STATE).bind(state).bind(now).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
             ids
         }))
@@ -476,8 +500,9 @@ impl Store {
             .rows_affected()))
     }
 
-    /// Pending notifications whose next attempt is due at `now`, oldest first (so a
-    /// RESOLVED notice never overtakes its FIRING one).
+    /// Pending notifications whose next attempt is due at `now`, oldest first: what the
+    /// tests check retry scheduling with (delivery asks for each channel's [`Store::head`]).
+    #[cfg(test)]
     pub async fn due(&self, now: SystemTime, limit: u32) -> Result<Vec<Notification>, StoreError> {
         let sql = format!(
             "SELECT {NOTIFICATION_COLUMNS} FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
@@ -564,34 +589,6 @@ impl Store {
 
 const SAVE_STATE: &str = "INSERT INTO alert_state (name, state, updated_at) VALUES ('policy', $1, $2) \
      ON CONFLICT (name) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at";
-
-type Insert<'q, DB> = sqlx::query::QueryScalar<'q, DB, i64, <DB as sqlx::Database>::Arguments<'q>>;
-
-fn insert_notification<'q, DB>(n: &'q NewNotification) -> Insert<'q, DB>
-where
-    DB: sqlx::Database,
-    i64: sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB> + sqlx::Encode<'q, DB>,
-    String: sqlx::Type<DB> + sqlx::Encode<'q, DB>,
-    Option<String>: sqlx::Type<DB> + sqlx::Encode<'q, DB>,
-    &'q str: sqlx::Type<DB> + sqlx::Encode<'q, DB>,
-    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
-{
-    let sql = "INSERT INTO outbox (created_at, channel, fingerprint, status, severity, subject, body_text, \
-               body_html, payload, alerts, attempts, next_attempt_at, state) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, 'pending') RETURNING id";
-    sqlx::query_scalar(sql)
-        .bind(unix_ms(n.created_at))
-        .bind(n.channel.clone())
-        .bind(n.fingerprint.clone())
-        .bind(n.status.as_str())
-        .bind(n.severity.clone())
-        .bind(n.subject.clone())
-        .bind(n.body_text.clone())
-        .bind(n.body_html.clone())
-        .bind(n.payload.clone())
-        .bind(n.alerts.clone())
-        .bind(unix_ms(n.next_attempt_at))
-}
 
 fn notification(row: NotificationRow) -> Result<Notification, StoreError> {
     let (
